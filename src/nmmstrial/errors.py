@@ -1,0 +1,17 @@
+"""Errors that mean "the user must change something": one clear line, no traceback."""
+
+
+class NmmstrialError(Exception):
+    """Refused on purpose; the message tells the user what to change."""
+
+
+class ProtocolError(NmmstrialError, ValueError):
+    """A study definition (YAML or dict) is malformed or inconsistent."""
+
+
+class InvalidValueError(NmmstrialError, ValueError):
+    """A value breaks the protocol: unknown visit or measure, range, type."""
+
+
+class StoreError(NmmstrialError):
+    """A study database cannot be opened, created or read."""

@@ -1,0 +1,133 @@
+"""A study's data in memory: the protocol and one tidy frame per table.
+
+Every module that produces or consumes trial data (simulate, store, export, report)
+passes a `Study`. `TABLES` is the single description of those frames: column names,
+dtypes and meaning; the export's data dictionary is printed from it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from .errors import InvalidValueError
+from .protocol import Protocol
+
+# dtype per column: "string", "Int64", "float64", "boolean" (pandas nullable types,
+# so a missing value stays missing and never becomes 0 or "nan").
+TABLES: dict[str, dict[str, tuple[str, str]]] = {
+    "patients": {
+        "patient": ("string", "study id, e.g. P01 (never a name)"),
+        "sequence": ("Int64", "randomization sequence number"),
+        "enrolled_on": ("string", "date of the screening visit (BV), ISO 8601"),
+        "age": ("Int64", "age in years at baseline"),
+        "sex": ("string", "male / female"),
+        "disease_duration_months": ("float64", "months from symptom onset to baseline"),
+        "onset_side": ("string", "side of first symptoms: left / right"),
+        "alsfrs_r": ("Int64", "ALSFRS-R total at baseline (0-48)"),
+        "fvc_pct": ("float64", "forced vital capacity at baseline, % predicted"),
+        "status": ("string", "completed / withdrawn"),
+        "biopsy": ("string", "done / refused / not_applicable"),
+    },
+    "allocation": {
+        "patient": ("string", "study id"),
+        "sequence": ("Int64", "randomization sequence number"),
+        "real_side": ("string", "side that received real stimulation (sealed: unblinded roles only)"),
+    },
+    "visits": {
+        "patient": ("string", "study id"),
+        "time": ("string", "visit code: BV, T0, T1, T2, T3, FU3M"),
+        "day": ("Int64", "study day (T0 = day 0)"),
+        "date": ("string", "visit date, ISO 8601"),
+        "status": ("string", "done / missed"),
+    },
+    "observations": {
+        "patient": ("string", "study id"),
+        "side": ("string", "left / right; empty for measures taken once per patient"),
+        "time": ("string", "visit code"),
+        "measure": ("string", "measure name from the protocol (units there)"),
+        "value": ("float64", "the observed value, in the measure's unit"),
+    },
+    "sessions": {
+        "patient": ("string", "study id"),
+        "session": ("Int64", "session number, 1-based"),
+        "day": ("Int64", "study day (T0 = day 0)"),
+        "date": ("string", "session date, ISO 8601"),
+        "trains": ("Int64", "trains delivered to each arm"),
+        "pulses": ("Int64", "pulses delivered to each arm"),
+        "duration_s": ("Int64", "session duration in seconds"),
+        "intensity_pct_mso": ("float64", "intensity, % of maximum stimulator output"),
+        "completed": ("boolean", "session delivered in full"),
+    },
+    "adverse_events": {
+        "patient": ("string", "study id"),
+        "event": ("Int64", "event number within the patient"),
+        "onset_day": ("Int64", "study day of onset"),
+        "time": ("string", "visit at which it was reported"),
+        "term": ("string", "verbatim term"),
+        "side": ("string", "left / right if local, else empty"),
+        "severity": ("string", "mild / moderate / severe"),
+        "serious": ("boolean", "serious adverse event (ICH E2A)"),
+        "related_to": ("string", "none / stimulation / biopsy"),
+        "outcome": ("string", "resolved / ongoing"),
+    },
+    "biopsies": {
+        "patient": ("string", "study id"),
+        "side": ("string", "left / right"),
+        "time": ("string", "visit of the biopsy (T2)"),
+        "sample": ("string", "sample id, blinded to arm"),
+        "ephys": ("boolean", "membranes used for oocyte voltage clamp"),
+        "qpcr": ("boolean", "RNA used for qPCR"),
+        "histology": ("boolean", "sections stained (H&E, myosin)"),
+        "morphometry": ("boolean", "at least 50 countable fibres: measured"),
+    },
+}
+
+
+def conform(frame: pd.DataFrame, table: str) -> pd.DataFrame:
+    """Return `frame` with exactly `table`'s columns, in order, with its dtypes."""
+    spec = TABLES[table]
+    missing = [c for c in spec if c not in frame.columns]
+    if missing:
+        raise InvalidValueError(f"{table}: missing column(s) {', '.join(missing)}")
+    out = frame.loc[:, list(spec)].copy()
+    for column, (dtype, _) in spec.items():
+        out[column] = out[column].astype(dtype)
+    return out.reset_index(drop=True)
+
+
+@dataclass(frozen=True)
+class Study:
+    """One trial: its protocol, what describes the data set, and a frame per table."""
+
+    protocol: Protocol
+    meta: dict[str, Any]
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for name in TABLES:
+            frame = self.tables.get(name, pd.DataFrame(columns=list(TABLES[name])))
+            self.tables[name] = conform(frame, name)
+
+    def __getattr__(self, name: str) -> pd.DataFrame:
+        tables = self.__dict__.get("tables", {})
+        if name in tables:
+            return tables[name]
+        raise AttributeError(name)
+
+
+def with_arm(frame: pd.DataFrame, allocation: pd.DataFrame) -> pd.DataFrame:
+    """Add `arm` (real / sham) to a frame with `patient` and `side`, from the allocation.
+
+    Rows without a side (per-patient measures) get a missing arm. Unblinded use only:
+    the allocation is sealed in a running trial.
+    """
+    real = allocation.set_index("patient")["real_side"]
+    side_real = frame["patient"].map(real)
+    arm = pd.Series(pd.NA, index=frame.index, dtype="string")
+    has_side = frame["side"].notna()
+    arm[has_side & (frame["side"] == side_real)] = "real"
+    arm[has_side & (frame["side"] != side_real)] = "sham"
+    return frame.assign(arm=arm)
