@@ -15,3 +15,7 @@ class InvalidValueError(NmmstrialError, ValueError):
 
 class StoreError(NmmstrialError):
     """A study database cannot be opened, created or read."""
+
+
+class ReportError(NmmstrialError):
+    """The report cannot be written: no patients, or the output folder is unusable."""

@@ -34,7 +34,10 @@ TABLES: dict[str, dict[str, tuple[str, str]]] = {
     "allocation": {
         "patient": ("string", "study id"),
         "sequence": ("Int64", "randomization sequence number"),
-        "real_side": ("string", "side that received real stimulation (sealed: unblinded roles only)"),
+        "real_side": (
+            "string",
+            "side that received real stimulation (sealed: unblinded roles only)",
+        ),
     },
     "visits": {
         "patient": ("string", "study id"),

@@ -12,13 +12,14 @@ from pydantic import ValidationError
 from ..errors import ProtocolError
 from .model import Protocol
 
+# Error types where the offending value helps the user find the line to fix.
+SHOW_INPUT = {"literal_error", "int_parsing", "float_parsing", "int_type", "float_type"}
+
 
 def _describe(error: dict[str, Any]) -> str:
     field = ".".join(str(part) for part in error["loc"]) or "(top level)"
     message = error["msg"]
-    if error["type"] == "literal_error":
-        message = f"{message} (got {error['input']!r})"
-    elif error["type"] in {"int_parsing", "float_parsing", "int_type", "float_type"}:
+    if error["type"] in SHOW_INPUT:
         message = f"{message} (got {error['input']!r})"
     return f"{field}: {message}"
 
@@ -26,7 +27,9 @@ def _describe(error: dict[str, Any]) -> str:
 def protocol_from_dict(data: Any, *, source: str) -> Protocol:
     """Validate a parsed YAML document; raise ProtocolError naming the field."""
     if not isinstance(data, dict):
-        raise ProtocolError(f"{source}: a study definition is a mapping of fields, got {type(data).__name__}")
+        raise ProtocolError(
+            f"{source}: a study definition is a mapping of fields, got {type(data).__name__}"
+        )
     try:
         return Protocol.model_validate(data)
     except ValidationError as error:
@@ -47,7 +50,9 @@ def load_protocol(path: Path | str) -> Protocol:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as error:
-        raise ProtocolError(f"{path}: cannot read the study definition: {error.strerror}") from error
+        raise ProtocolError(
+            f"{path}: cannot read the study definition: {error.strerror}"
+        ) from error
     return protocol_from_text(text, source=str(path))
 
 

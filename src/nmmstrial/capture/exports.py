@@ -1,0 +1,161 @@
+"""Export a study as tidy files for analysts: one file per table, a data dictionary, a README.
+
+The same study always gives the same bytes: nothing depends on the clock, rows keep the
+study's order, and floats are written in the shortest form that reads back to the same
+number (pandas' default, so 11/3 is 3.6666666666666665 and 80.5 stays 80.5). A missing
+value is an empty field, so per-patient measures have an empty side.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pandas as pd
+
+from ..errors import InvalidValueError, NmmstrialError
+from ..protocol import Protocol
+from ..study import TABLES, Study
+
+FORMATS = ("csv", "parquet")
+
+TABLE_NOTES = {
+    "patients": "one row per patient: demographics and baseline",
+    "allocation": "the randomization: which side had real stimulation (unblinds the trial)",
+    "visits": "one row per patient and visit",
+    "observations": (
+        "one row per patient, side, visit and measure; the side is empty for measures "
+        "taken once per patient"
+    ),
+    "sessions": "one row per stimulation session",
+    "adverse_events": "one row per adverse event",
+    "biopsies": "one row per muscle biopsy",
+}
+
+DICTIONARY_COLUMNS = {
+    "table": "string",
+    "column": "string",
+    "measure": "string",
+    "dtype": "string",
+    "unit": "string",
+    "min": "float64",
+    "max": "float64",
+    "per": "string",
+    "visits": "string",
+    "description": "string",
+}
+
+
+def data_dictionary(protocol: Protocol) -> pd.DataFrame:
+    """Every column of every table, then every measure of the protocol.
+
+    Returns the columns table, column, measure, dtype, unit, min, max, per, visits,
+    description. A measure's row has table `observations`, column `value` and the
+    measure's name; its visits are space-separated visit codes.
+    """
+    rows: list[dict[str, object]] = [
+        {"table": table, "column": column, "dtype": dtype, "description": description}
+        for table, columns in TABLES.items()
+        for column, (dtype, description) in columns.items()
+    ]
+    for m in protocol.measures:
+        description = m.label
+        if m.derived is not None:
+            description += f" ({m.derived} of {', '.join(m.components)})"
+        rows.append(
+            {
+                "table": "observations",
+                "column": "value",
+                "measure": m.name,
+                "dtype": TABLES["observations"]["value"][0],
+                "unit": m.unit,
+                "min": m.min,
+                "max": m.max,
+                "per": m.per,
+                "visits": " ".join(m.visits),
+                "description": description,
+            }
+        )
+    return pd.DataFrame(rows, columns=list(DICTIONARY_COLUMNS)).astype(DICTIONARY_COLUMNS)
+
+
+def _readme(study: Study, files: list[str], fmt: str) -> str:
+    protocol = study.protocol
+    simulated = bool(study.meta.get("simulated", False))
+    seed = study.meta.get("seed")
+    if not simulated:
+        origin = "Simulated: no."
+    elif seed is None:
+        origin = "Simulated: yes (seed not recorded)."
+    else:
+        origin = f"Simulated: yes, seed {seed}."
+    if fmt == "csv":
+        layout = "CSV, UTF-8, comma-separated, one header row; an empty field is a missing value."
+    else:
+        layout = "Parquet, one file per table; column types as in the dictionary."
+    notes = {f"{table}.{fmt}": note for table, note in TABLE_NOTES.items()}
+    notes[f"dictionary.{fmt}"] = (
+        "data dictionary: every column's type and meaning; every measure's unit, valid "
+        "range (min, max), whether per side or per patient, and visits"
+    )
+    lines = [
+        f"# {protocol.name}: data export",
+        "",
+        *([protocol.title, ""] if protocol.title else []),
+        origin,
+        "",
+        f"Format: {layout}",
+        "",
+        "| file | what |",
+        "|---|---|",
+        *(f"| {name} | {notes[name]} |" for name in files),
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _require_pyarrow() -> None:
+    try:
+        import pyarrow  # noqa: F401
+    except ImportError as error:
+        raise NmmstrialError(
+            "parquet export needs pyarrow: pip install 'nmmstrial[parquet]'"
+        ) from error
+
+
+def _write(frame: pd.DataFrame, path: Path, fmt: str) -> None:
+    if fmt == "csv":
+        frame.to_csv(path, index=False, lineterminator="\n", encoding="utf-8")
+    else:
+        frame.to_parquet(path, index=False, engine="pyarrow")
+
+
+def export_study(study: Study, out_dir: str | os.PathLike[str], *, fmt: str = "csv") -> list[Path]:
+    """Write `study` to `out_dir` as tidy files; return the paths written, in order.
+
+    Files: one per table of `TABLES` (`patients.csv`, `observations.csv`, ...), then
+    `dictionary.<fmt>` (see `data_dictionary`) and `README.md`. Existing files of the
+    same names are replaced. The allocation is included: this export is unblinded.
+    """
+    if fmt not in FORMATS:
+        raise InvalidValueError(
+            f"export format {fmt!r} is not supported; choose one of: csv, parquet"
+        )
+    if fmt == "parquet":
+        _require_pyarrow()
+    out = Path(out_dir)
+    frames = {f"{table}.{fmt}": study.tables[table] for table in TABLES}
+    frames[f"dictionary.{fmt}"] = data_dictionary(study.protocol)
+    written = []
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        for name, frame in frames.items():
+            _write(frame, out / name, fmt)
+            written.append(out / name)
+        readme = out / "README.md"
+        readme.write_text(_readme(study, list(frames), fmt), encoding="utf-8", newline="\n")
+    except OSError as error:
+        raise NmmstrialError(
+            f"{out}: cannot write the export: {error.strerror or error}"
+        ) from error
+    return [*written, readme]

@@ -1,0 +1,41 @@
+"""`nmmstrial`: the root command group. Errors the user must fix print one line, exit 1."""
+
+from __future__ import annotations
+
+import click
+
+from .. import __version__
+from ..errors import NmmstrialError
+
+
+class Root(click.Group):
+    """Translate NmmstrialError into click's one-line error (no traceback, exit 1)."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except NmmstrialError as error:
+            raise click.ClickException(str(error)) from error
+
+
+@click.group(cls=Root, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="nmmstrial")
+def cli() -> None:
+    """Run and analyse split-body, sham-controlled neuromuscular stimulation trials."""
+
+
+def _register() -> None:
+    from . import demo, export, protocol, report, simulate
+
+    cli.add_command(protocol.protocol)
+    cli.add_command(simulate.simulate)
+    cli.add_command(export.export)
+    cli.add_command(report.report)
+    cli.add_command(demo.demo)
+
+
+_register()
+
+
+def main() -> None:
+    cli()

@@ -1,0 +1,224 @@
+"""The report's figures: patient flow, strength over time, CMAP before and after.
+
+Each function takes tidy frames and returns a matplotlib `Figure` drawn on the Agg
+canvas, never through pyplot, so no global backend or figure registry is touched.
+`figure_bytes` renders one reproducibly: the same figure gives the same bytes.
+"""
+
+from __future__ import annotations
+
+import io
+
+import matplotlib
+import numpy as np
+import pandas as pd
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.patches import FancyBboxPatch
+
+from ..errors import InvalidValueError
+from ..protocol import Protocol
+from ..tidy import ARMS
+from .tables import measure_label, plural
+
+PNG_DPI = 110
+# The paper draws the real arm in red and the sham arm in black.
+ARM_COLOURS = {"real": "#c0392b", "sham": "#2f3640"}
+STYLE = {
+    "font.size": 9,
+    "axes.titlesize": 10,
+    "axes.labelsize": 9,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "legend.frameon": False,
+}
+# Fixed salt and no date: SVG ids and metadata then depend only on the figure.
+SAVE_RC = {"svg.hashsalt": "nmmstrial", "svg.fonttype": "path"}
+SAVE_METADATA = {"png": {"Software": None}, "svg": {"Date": None}}
+
+
+def _figure(width: float, height: float) -> Figure:
+    fig = Figure(figsize=(width, height), layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def figure_bytes(fig: Figure, fmt: str) -> bytes:
+    """Render `fig` as PNG (at PNG_DPI) or SVG, byte-identical for the same figure."""
+    if fmt not in SAVE_METADATA:
+        raise InvalidValueError(f"figure format {fmt!r} is not one of {', '.join(SAVE_METADATA)}")
+    buffer = io.BytesIO()
+    with matplotlib.rc_context(SAVE_RC):
+        fig.savefig(buffer, format=fmt, dpi=PNG_DPI, metadata=SAVE_METADATA[fmt])
+    return buffer.getvalue()
+
+
+def strength_figure(summary: pd.DataFrame, protocol: Protocol, labels: dict[str, str]) -> Figure:
+    """Mean ± SEM by arm at each visit, one panel per measure (the paper's Figure 3a/b).
+
+    `summary` is `summary_by_arm`'s frame; visits keep its order. The arms are drawn
+    slightly apart so that their error bars do not hide each other.
+    """
+    measures = list(dict.fromkeys(summary["measure"]))
+    times = list(dict.fromkeys(summary["time"]))
+    with matplotlib.rc_context(STYLE):
+        fig = _figure(3.0 * len(measures), 3.1)
+        axes = fig.subplots(1, len(measures), squeeze=False)[0]
+        x = np.arange(len(times))
+        for ax, measure in zip(axes, measures, strict=True):
+            for offset, arm in zip((-0.08, 0.08), ARMS, strict=True):
+                rows = summary.loc[(summary["measure"] == measure) & (summary["arm"] == arm)]
+                rows = rows.set_index("time").reindex(times)
+                ax.errorbar(
+                    x + offset,
+                    rows["mean"],
+                    yerr=rows["sem"].fillna(0.0),
+                    color=ARM_COLOURS[arm],
+                    marker="o" if arm == "real" else "s",
+                    markersize=4,
+                    capsize=3,
+                    linewidth=1.4,
+                    label=labels[arm],
+                )
+            ax.set_xticks(x, times)
+            ax.set_title(measure_label(protocol, measure), loc="left")
+            ax.set_ylabel(protocol.measure(measure).unit)
+            ax.grid(axis="y", color="#e5e5e5", linewidth=0.6)
+        handles, names = axes[0].get_legend_handles_labels()
+        fig.legend(handles, names, loc="outside upper right", ncols=len(names))
+    return fig
+
+
+def before_after_figure(
+    summary: pd.DataFrame, protocol: Protocol, labels: dict[str, str]
+) -> Figure:
+    """Mean ± SEM before and after stimulation, by arm, one panel per measure (Figure 3c/d).
+
+    `summary` holds two visits (first = before, second = after) for each measure.
+    """
+    measures = list(dict.fromkeys(summary["measure"]))
+    times = list(dict.fromkeys(summary["time"]))
+    if len(times) != 2:
+        raise InvalidValueError(f"a before/after figure needs two visits, got {', '.join(times)}")
+    with matplotlib.rc_context(STYLE):
+        fig = _figure(3.0 * len(measures), 3.0)
+        axes = fig.subplots(1, len(measures), squeeze=False)[0]
+        # Bars grouped by arm: before (light), after (solid).
+        slots = [(arm, time) for arm in ARMS for time in times]
+        x = np.array([i + 0.4 * (i // 2) for i in range(len(slots))], dtype=float)
+        for ax, measure in zip(axes, measures, strict=True):
+            rows = summary.loc[summary["measure"] == measure].set_index(["arm", "time"])
+            rows = rows.reindex(slots)
+            colours = [ARM_COLOURS[arm] for arm, _ in slots]
+            ax.bar(
+                x,
+                rows["mean"].fillna(0.0),
+                0.8,
+                yerr=rows["sem"].fillna(0.0),
+                color=[
+                    (c, 0.35 if time == times[0] else 0.9)
+                    for c, (_, time) in zip(colours, slots, strict=True)
+                ],
+                edgecolor=colours,
+                capsize=3,
+                error_kw={"linewidth": 1.0},
+            )
+            ax.set_xticks(x, [f"{time}\n{labels[arm]}" for arm, time in slots])
+            ax.set_title(measure_label(protocol, measure), loc="left")
+            ax.set_ylabel(protocol.measure(measure).unit)
+            ax.grid(axis="y", color="#e5e5e5", linewidth=0.6)
+            ax.set_axisbelow(True)
+    return fig
+
+
+def _box(ax, x: float, y: float, w: float, h: float, text: str, *, side: bool = False) -> None:
+    face, edge = ("#fbf3ec", "#b9770e") if side else ("#eef3f8", "#34495e")
+    ax.add_patch(
+        FancyBboxPatch(
+            (x - w / 2, y - h / 2),
+            w,
+            h,
+            boxstyle="round,pad=0,rounding_size=0.012",
+            facecolor=face,
+            edgecolor=edge,
+            linewidth=1.0,
+        )
+    )
+    ax.text(x, y, text, ha="center", va="center", fontsize=8.5, linespacing=1.35)
+
+
+def _arrow(ax, start: tuple[float, float], end: tuple[float, float]) -> None:
+    ax.annotate(
+        "",
+        xy=end,
+        xytext=start,
+        arrowprops={
+            "arrowstyle": "-|>",
+            "color": "#34495e",
+            "linewidth": 1.0,
+            "shrinkA": 0,
+            "shrinkB": 0,
+        },
+    )
+
+
+def flow_figure(flow: pd.DataFrame) -> Figure:
+    """The patient-flow diagram (the paper's Figure 2), counting patients and arms.
+
+    `flow` is `tables.flow`'s frame; the main path runs down the middle, withdrawals
+    and refused biopsies branch to the right, the assays share the bottom row.
+    """
+    stages = flow.set_index("stage")
+
+    def count(stage: str) -> str:
+        row = stages.loc[stage]
+        return f"{plural(row['patients'], 'patient')} · {plural(row['arms'], 'arm')}"
+
+    def entry(stage: str) -> str:
+        return f"{stages.loc[stage, 'label']}\n{count(stage)}"
+
+    assessed = [s for s in stages.index if s.startswith("assessed_")]
+    assays = [s for s in stages.index if s.startswith("assay_")]
+    with matplotlib.rc_context(STYLE):
+        fig = _figure(7.6, 7.4)
+        ax = fig.add_subplot()
+        ax.set_axis_off()
+        ax.set_xlim(0, 1)
+        ax.set_ylim(0, 1)
+        centre, w, h = 0.4, 0.36, 0.075
+        levels = {
+            "randomized": 0.94,
+            "allocated": 0.80,
+            "treated": 0.66,
+            "assessed": 0.46,
+            "biopsied": 0.26,
+        }
+        _box(ax, centre, levels["randomized"], w, h, entry("randomized"))
+        for x, stage in ((0.2, "allocated_real_left"), (0.6, "allocated_real_right")):
+            _box(ax, x, levels["allocated"], w * 0.95, h, entry(stage))
+            _arrow(ax, (centre, levels["randomized"] - h / 2), (x, levels["allocated"] + h / 2))
+            _arrow(ax, (x, levels["allocated"] - h / 2), (centre, levels["treated"] + h / 2))
+        _box(ax, centre, levels["treated"], w, h, entry("treated"))
+        _box(ax, 0.84, levels["treated"], 0.28, h, entry("withdrawn"), side=True)
+        _arrow(ax, (centre + w / 2, levels["treated"]), (0.84 - 0.14, levels["treated"]))
+
+        lines = [
+            f"{stages.loc[s, 'label'].removeprefix('Assessed at ')}: {count(s)}" for s in assessed
+        ]
+        tall = h * (0.75 + 0.3 * len(lines))
+        _box(ax, centre, levels["assessed"], w, tall, "Assessed\n" + "\n".join(lines))
+        _arrow(ax, (centre, levels["treated"] - h / 2), (centre, levels["assessed"] + tall / 2))
+
+        _box(ax, centre, levels["biopsied"], w, h, entry("biopsied"))
+        _box(ax, 0.84, levels["biopsied"], 0.28, h, entry("biopsy_refused"), side=True)
+        _arrow(ax, (centre, levels["assessed"] - tall / 2), (centre, levels["biopsied"] + h / 2))
+        _arrow(ax, (centre + w / 2, levels["biopsied"]), (0.84 - 0.14, levels["biopsied"]))
+
+        xs = np.linspace(0.125, 0.875, len(assays))
+        for x, stage in zip(xs, assays, strict=True):
+            label = stages.loc[stage, "label"].removeprefix("Assay: ")
+            row = stages.loc[stage]
+            text = f"{label}\n{plural(row['patients'], 'patient')}\n{plural(row['arms'], 'arm')}"
+            _box(ax, x, 0.07, 0.22, 0.11, text)
+            _arrow(ax, (centre, levels["biopsied"] - h / 2), (x, 0.07 + 0.055))
+    return fig

@@ -1,0 +1,249 @@
+"""The HTML report: one self-contained page, figures embedded, also saved beside it.
+
+`write_report` is the only function here that touches files; everything else builds
+strings from the tidy frames of `tables` and the figures of `figures`. The page loads
+nothing from anywhere (no scripts, stylesheets, fonts or remote images), so it opens
+offline and can be archived as it is. The same study gives byte-identical files.
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import pandas as pd
+
+from ..errors import ReportError
+from ..protocol import paper_targets
+from ..study import Study
+from ..tidy import ARMS
+from . import figures, tables
+
+STRENGTH_MEASURES = ("mrc_fcr", "mrc_sum", "dynamometer_kg")
+CMAP_MEASURES = ("cmap_apb_mv", "cmap_fcr_mv")
+BEFORE_AFTER = ("T0", "T2")
+DASH = "—"
+
+
+@dataclass(frozen=True)
+class _Figure:
+    name: str
+    title: str
+    caption: str
+    png: bytes
+    svg: bytes
+
+    @property
+    def data_uri(self) -> str:
+        return "data:image/svg+xml;base64," + base64.b64encode(self.svg).decode("ascii")
+
+
+def _num(value: float, digits: int = 2) -> str:
+    return DASH if math.isnan(value) else f"{value:,.{digits}f}"
+
+
+def _mean_sd(mean: float, sd: float) -> str:
+    if math.isnan(mean):
+        return DASH
+    return f"{_num(mean)} ({_num(sd)})" if not math.isnan(sd) else _num(mean)
+
+
+def _n_range(counts: pd.Series) -> str:
+    low, high = int(counts.min()), int(counts.max())
+    return f"n = {low}" if low == high else f"n = {low}-{high}"
+
+
+def _table1_rows(frame: pd.DataFrame, labels: dict[str, str], total: int) -> list[list[str]]:
+    """Table 1 as display cells; paper values by arm are hidden once arms are coded."""
+    coded = labels["real"] != "real"
+    paper_total = paper_targets()["design"]["patients_randomized"]
+    rows = []
+    for row in frame.itertuples(index=False):
+        arm = labels.get(row.arm, row.arm)
+        if row.unit == "patients":  # a count, against the paper's count
+            study = f"{row.n} of {total}"
+            paper = f"{row.paper_n} of {paper_total}"
+            n = str(total)
+        else:
+            study, n = _mean_sd(row.mean, row.sd), str(row.n)
+            paper = _mean_sd(row.paper_mean, row.paper_sd)
+        if coded and row.arm != "all":
+            paper = DASH
+        rows.append([row.characteristic, row.unit, arm, n, study, paper])
+    return rows
+
+
+def _summary_groups(summary: pd.DataFrame, study: Study) -> list[dict[str, Any]]:
+    """One group of rows per measure, one row per visit, the two arms side by side."""
+    groups = []
+    for measure, rows in summary.groupby("measure", sort=False):
+        unit = study.protocol.measure(measure).unit
+        cells = []
+        for time, at_time in rows.groupby("time", sort=False):
+            by_arm = at_time.set_index("arm")
+            line = [time]
+            for arm in ARMS:
+                r = by_arm.loc[arm]
+                line += [_num(r["mean"]), _num(r["sem"]), str(r["n"])]
+            cells.append(line)
+        groups.append(
+            {"title": f"{tables.measure_label(study.protocol, measure)}, {unit}", "rows": cells}
+        )
+    return groups
+
+
+def _dose(study: Study) -> list[tuple[str, str]]:
+    stim = study.protocol.stimulation
+    dose = stim.dose()
+    minutes = dose["session_duration_s"] / 60
+    return [
+        ("Device", stim.device),
+        ("Site", stim.site),
+        ("Sham", stim.sham or DASH),
+        (
+            "Frequency and intensity",
+            f"{stim.frequency_hz:g} Hz at {stim.intensity_pct_mso:g}% of maximum output",
+        ),
+        (
+            "One session",
+            f"{stim.trains} trains of {stim.pulses_per_train} pulses "
+            f"({dose['train_duration_s']:g} s each, {stim.inter_train_interval_s:g} s apart) "
+            f"= {dose['pulses_per_session']:,} pulses in "
+            f"{dose['session_duration_s']:,.0f} s (about {minutes:.0f} min)",
+        ),
+        (
+            "Course",
+            f"{dose['sessions']} sessions ({stim.sessions_per_week} a week for {stim.weeks} weeks) "
+            f"= {dose['pulses_per_course']:,} pulses to the real arm",
+        ),
+    ]
+
+
+def _data_source(meta: dict[str, Any]) -> tuple[str, str]:
+    """The banner (empty for recorded data) and the one-line data description."""
+    if not meta.get("simulated"):
+        return "", "recorded trial data"
+    seed = meta.get("seed")
+    seed_text = f"seed {seed}" if seed is not None else "no seed recorded"
+    return f"Simulated data — {seed_text} — not real patients", f"simulated, {seed_text}"
+
+
+def _arm_note(meta: dict[str, Any]) -> str:
+    if meta.get("blinded"):
+        return (
+            "Arms are coded X and Y; the same code means the same arm for every patient. "
+            "The key is not printed, and the paper's values by arm are hidden beside the codes."
+        )
+    if meta.get("simulated"):
+        return "Arms are shown as real / sham: simulated data are unblinded by construction."
+    return "Arms are shown as real / sham: this is an unblinded report."
+
+
+def _render(study: Study) -> tuple[str, list[_Figure]]:
+    """The page and its figures, built in memory."""
+    if study.patients.empty:
+        raise ReportError(
+            "the study has no patients: nothing to report; simulate or import data first"
+        )
+    meta, protocol = study.meta, study.protocol
+    labels = tables.arm_labels(meta)
+    n_patients = len(study.patients)
+
+    t1 = tables.table1(study)
+    flow = tables.flow(study)
+    strength = tables.summary_by_arm(study, STRENGTH_MEASURES, tables.CLINICAL_VISITS)
+    cmap = tables.summary_by_arm(study, CMAP_MEASURES, BEFORE_AFTER)
+    events = tables.adverse_event_counts(study)
+
+    made = [
+        (
+            "flow",
+            "Figure 1. Patient flow",
+            f"Patients and arms at each stage (each patient contributes one {labels['real']} "
+            f"and one {labels['sham']} arm); assessed = visit done with data recorded. "
+            "Drawn as the paper's Figure 2.",
+            figures.flow_figure(flow),
+        ),
+        (
+            "strength",
+            "Figure 2. Strength over time",
+            f"Mean ± SEM by arm at {', '.join(tables.CLINICAL_VISITS)}; "
+            f"{_n_range(strength['n'])} arms per point. As the paper's Figure 3a/b.",
+            figures.strength_figure(strength, protocol, labels),
+        ),
+        (
+            "cmap",
+            "Figure 3. CMAP amplitude before and after stimulation",
+            f"Mean ± SEM by arm, {BEFORE_AFTER[0]} (light) and {BEFORE_AFTER[1]} (solid); "
+            f"{_n_range(cmap['n'])} arms per bar. As the paper's Figure 3c/d.",
+            figures.before_after_figure(cmap, protocol, labels),
+        ),
+    ]
+    rendered = [
+        _Figure(
+            name, title, caption, figures.figure_bytes(fig, "png"), figures.figure_bytes(fig, "svg")
+        )
+        for name, title, caption, fig in made
+    ]
+    banner, source = _data_source(meta)
+    context = {
+        "protocol": protocol,
+        "banner": banner,
+        "source": source,
+        "n_patients": meta.get("n_patients", n_patients),
+        "dose": _dose(study),
+        "labels": labels,
+        "figures": {f.name: f for f in rendered},
+        "table1": _table1_rows(t1, labels, n_patients),
+        "flow": [
+            [row.label, str(row.patients), str(row.arms)] for row in flow.itertuples(index=False)
+        ],
+        "strength": _summary_groups(strength, study),
+        "cmap": _summary_groups(cmap, study),
+        "events": [
+            [
+                r.term,
+                r.severity,
+                r.related_to,
+                labels.get(r.arm, r.arm),
+                str(r.events),
+                str(r.patients),
+            ]
+            for r in events.itertuples(index=False)
+        ],
+        "arm_note": _arm_note(meta),
+        "generator": meta.get("generator", DASH),
+    }
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("nmmstrial.report", "templates"),
+        autoescape=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        undefined=jinja2.StrictUndefined,
+    )
+    return env.get_template("report.html").render(context), rendered
+
+
+def write_report(study: Study, out_dir: Path | str) -> Path:
+    """Write `out_dir/index.html` and each figure as PNG and SVG in `out_dir/figures/`.
+
+    The page embeds its figures, so it can be moved or mailed on its own; the files in
+    `figures/` are for slides and manuscripts. Existing files of the same name are
+    replaced. Returns the path of index.html.
+    """
+    page, rendered = _render(study)
+    out_dir = Path(out_dir)
+    try:
+        (out_dir / "figures").mkdir(parents=True, exist_ok=True)
+        for fig in rendered:
+            (out_dir / "figures" / f"{fig.name}.png").write_bytes(fig.png)
+            (out_dir / "figures" / f"{fig.name}.svg").write_bytes(fig.svg)
+        index = out_dir / "index.html"
+        index.write_text(page, encoding="utf-8")
+    except OSError as error:
+        raise ReportError(f"{out_dir}: cannot write the report: {error.strerror}") from error
+    return index

@@ -1,0 +1,266 @@
+"""The report's numbers as tidy frames: Table 1, the patient flow, outcomes by arm, adverse events.
+
+Pure functions of a `Study`: frames in, frames out, nothing formatted. Arms are
+`real` / `sham` here; coding them X / Y for a blinded audience is the page's job
+(`arm_labels`). Every summary is descriptive: no tests, no p-values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..errors import InvalidValueError
+from ..protocol import Protocol, paper_targets
+from ..study import Study, with_arm
+from ..tidy import ARM_CODES, ARMS
+
+# Table 1's per-patient rows: patients column -> (label, unit, key in targets.yaml).
+PATIENT_CHARACTERISTICS: tuple[tuple[str, str, str, str], ...] = (
+    ("age", "Age", "years", "age_years"),
+    ("disease_duration_months", "Disease duration", "months", "disease_duration_months"),
+    ("alsfrs_r", "ALSFRS-R total", "points (0-48)", "alsfrs_r_total"),
+    ("fvc_pct", "Forced vital capacity", "% predicted", "fvc_pct"),
+)
+# Table 1's per-side rows: measure -> (label, key in targets.yaml).
+SIDE_CHARACTERISTICS: tuple[tuple[str, str, str], ...] = (
+    ("mrc_sum", "MRC upper-limb sum (8 muscles)", "mrc_upper_limb_sum"),
+    ("mrc_fcr", "MRC flexor carpi radialis", "mrc_fcr"),
+    ("dynamometer_kg", "Handgrip dynamometer", "dynamometer_kg"),
+    ("cmap_apb_mv", "CMAP amplitude, abductor pollicis brevis", "cmap_apb_mv"),
+    ("cmap_fcr_mv", "CMAP amplitude, flexor carpi radialis", "cmap_fcr_mv"),
+)
+TABLE1_COLUMNS = (
+    "characteristic",
+    "unit",
+    "arm",
+    "n",
+    "mean",
+    "sd",
+    "paper_n",
+    "paper_mean",
+    "paper_sd",
+)
+# The clinical visits the paper reports (baseline, 1 and 2 weeks, 30 days after).
+CLINICAL_VISITS = ("T0", "T1", "T2", "T3")
+SUMMARY_COLUMNS = ("measure", "arm", "time", "n", "mean", "sd", "sem")
+FLOW_COLUMNS = ("stage", "label", "patients", "arms")
+ASSAYS = (
+    ("ephys", "oocyte voltage clamp"),
+    ("qpcr", "qPCR"),
+    ("histology", "histology"),
+    ("morphometry", "morphometry"),
+)
+AE_COLUMNS = ("term", "severity", "related_to", "arm", "events", "patients")
+
+
+def measure_label(protocol: Protocol, measure: str) -> str:
+    """A measure's short display name: Table 1's wording, else the protocol's label."""
+    short = {name: label for name, label, _ in SIDE_CHARACTERISTICS}
+    return short.get(measure) or protocol.measure(measure).label
+
+
+def plural(count: int, noun: str) -> str:
+    """`1 patient`, `2 patients`: counts read as words in tables and figures."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+def arm_labels(meta: dict[str, Any]) -> dict[str, str]:
+    """How the page names the arms: real / sham, or X / Y when `meta["blinded"]` is true.
+
+    A simulated study is unblinded by construction; a blinded audience sees codes only,
+    and the page never prints which code is which.
+    """
+    codes = ARM_CODES if meta.get("blinded") else ARMS
+    return dict(zip(ARMS, codes, strict=True))
+
+
+def _describe(values: pd.Series) -> tuple[int, float, float]:
+    """n, mean and sample SD (ddof 1) of the non-missing values; NaN where undefined."""
+    values = pd.to_numeric(values, errors="coerce").astype("float64").dropna()
+    n = len(values)
+    mean = float(values.mean()) if n else np.nan
+    sd = float(values.std(ddof=1)) if n > 1 else np.nan
+    return n, mean, sd
+
+
+def side_observations(study: Study) -> pd.DataFrame:
+    """Per-side observations with their `arm` (real / sham); per-patient rows dropped."""
+    obs = study.observations
+    obs = obs.loc[obs["side"].notna()]
+    return with_arm(obs, study.allocation)
+
+
+def table1(study: Study) -> pd.DataFrame:
+    """Baseline (T0) characteristics, beside the paper's Table 1.
+
+    Per-patient rows (arm `all`) come from `study.patients`, counted over every patient
+    in it; sex rows are counts in `n` with no mean. Per-side rows come from the T0
+    observations, one row per arm. `n` counts non-missing values, `sd` is the sample SD
+    (NaN below two values). Paper columns are NaN where the paper reports nothing.
+
+    Returns columns: characteristic, unit, arm, n, mean, sd, paper_n, paper_mean, paper_sd.
+    """
+    targets = paper_targets()
+    baseline, design = targets["baseline_T0"], targets["design"]
+    paper_n = design["patients_randomized"]
+    patients = study.patients
+
+    def row(label, unit, arm, stats, paper, n_paper=paper_n):
+        n, mean, sd = stats
+        return {
+            "characteristic": label,
+            "unit": unit,
+            "arm": arm,
+            "n": n,
+            "mean": mean,
+            "sd": sd,
+            "paper_n": n_paper,
+            "paper_mean": (paper or {}).get("mean", np.nan),
+            "paper_sd": (paper or {}).get("sd", np.nan),
+        }
+
+    rows = []
+    for column, label, unit, key in PATIENT_CHARACTERISTICS:
+        rows.append(row(label, unit, "all", _describe(patients[column]), baseline[key]))
+        if column == "age":  # sex right after age, as in the paper
+            for sex in ("male", "female"):
+                count = int((patients["sex"] == sex).sum())
+                stats = (count, np.nan, np.nan)
+                rows.append(row(f"Sex: {sex}", "patients", "all", stats, None, design["sex"][sex]))
+
+    obs = side_observations(study)
+    obs = obs.loc[obs["time"] == "T0"]
+    measures = {m.name: m for m in study.protocol.measures}
+    for measure, label, key in SIDE_CHARACTERISTICS:
+        if measure not in measures:
+            continue
+        for arm in ARMS:
+            values = obs.loc[(obs["measure"] == measure) & (obs["arm"] == arm), "value"]
+            paper = baseline.get(key, {}).get(arm)
+            rows.append(row(label, measures[measure].unit, arm, _describe(values), paper))
+
+    frame = pd.DataFrame(rows, columns=list(TABLE1_COLUMNS))
+    return frame.astype({"n": "int64", "paper_n": "int64"})
+
+
+def summary_by_arm(study: Study, measures: Iterable[str], times: Iterable[str]) -> pd.DataFrame:
+    """Mean, SD and SEM of per-side measures by arm and visit.
+
+    One row for every measure x arm x time asked for, in that order, even when no value
+    exists (n = 0, statistics NaN), so that tables and plots keep their shape.
+    SEM = SD / sqrt(n), NaN below two values.
+
+    Returns columns: measure, arm, time, n, mean, sd, sem.
+    """
+    measures, times = list(measures), list(times)
+    for name in measures:
+        try:
+            measure = study.protocol.measure(name)
+        except KeyError:
+            known = ", ".join(m.name for m in study.protocol.measures if m.per == "side")
+            raise InvalidValueError(
+                f"summary_by_arm: {name!r} is not a measure of this protocol; "
+                f"per-side measures: {known}"
+            ) from None
+        if measure.per != "side":
+            raise InvalidValueError(
+                f"summary_by_arm: {name!r} is measured once per patient, so it has no arm"
+            )
+    obs = side_observations(study)
+    rows = []
+    for name in measures:
+        for arm in ARMS:
+            for time in times:
+                mask = (obs["measure"] == name) & (obs["arm"] == arm) & (obs["time"] == time)
+                n, mean, sd = _describe(obs.loc[mask, "value"])
+                sem = sd / np.sqrt(n) if n > 1 else np.nan
+                rows.append((name, arm, time, n, mean, sd, sem))
+    frame = pd.DataFrame(rows, columns=list(SUMMARY_COLUMNS))
+    return frame.astype({"n": "int64"})
+
+
+def flow(study: Study) -> pd.DataFrame:
+    """The patient flow (CONSORT for within-person trials): patients and arms at each stage.
+
+    Each randomized patient contributes one real and one sham arm; labels name the arms
+    as `arm_labels` does, so a blinded flow says which side got X. Treated means every
+    session of the protocol completed. Assessed at a visit means the visit is `done` and
+    at least one observation exists; its arms are the sides with a per-side observation.
+    Biopsy and assay arms are the distinct (patient, side) pairs in `study.biopsies`.
+
+    Returns columns: stage (a stable key), label, patients, arms.
+    """
+    patients, allocation = study.patients, study.allocation
+    real = arm_labels(study.meta)["real"]
+    rows: list[tuple[str, str, int, int]] = []
+
+    def add(stage: str, label: str, ids: Iterable[str], arms: int | None = None) -> None:
+        ids = set(ids)
+        rows.append((stage, label, len(ids), 2 * len(ids) if arms is None else arms))
+
+    add("randomized", "Randomized", allocation["patient"])
+    for side in ("left", "right"):
+        ids = allocation.loc[allocation["real_side"] == side, "patient"]
+        add(f"allocated_real_{side}", f"Allocated: {real} on the {side}", ids)
+
+    sessions = study.sessions
+    done_sessions = sessions.loc[sessions["completed"].fillna(False).astype(bool)]
+    per_patient = done_sessions.groupby("patient")["session"].nunique()
+    treated = per_patient.index[per_patient >= study.protocol.stimulation.sessions]
+    add("treated", "Treated: all sessions completed", treated)
+
+    visits, obs = study.visits, study.observations
+    for time in CLINICAL_VISITS:
+        done = set(visits.loc[(visits["time"] == time) & (visits["status"] == "done"), "patient"])
+        at_time = obs.loc[(obs["time"] == time) & obs["patient"].isin(done)]
+        sides = at_time.loc[at_time["side"].notna(), ["patient", "side"]].drop_duplicates()
+        add(f"assessed_{time}", f"Assessed at {time}", at_time["patient"], len(sides))
+
+    add("withdrawn", "Withdrawn", patients.loc[patients["status"] == "withdrawn", "patient"])
+
+    biopsies = study.biopsies
+    biopsied = patients.loc[patients["biopsy"] == "done", "patient"]
+    samples = biopsies.loc[biopsies["patient"].isin(biopsied), ["patient", "side"]]
+    add("biopsied", "Biopsied (both arms)", biopsied, len(samples.drop_duplicates()))
+    add(
+        "biopsy_refused", "Refused biopsy", patients.loc[patients["biopsy"] == "refused", "patient"]
+    )
+    for flag, label in ASSAYS:
+        used = biopsies.loc[biopsies[flag].fillna(False).astype(bool), ["patient", "side"]]
+        add(f"assay_{flag}", f"Assay: {label}", used["patient"], len(used.drop_duplicates()))
+
+    frame = pd.DataFrame(rows, columns=list(FLOW_COLUMNS))
+    return frame.astype({"patients": "int64", "arms": "int64"})
+
+
+def adverse_event_counts(study: Study) -> pd.DataFrame:
+    """Adverse events counted by term, severity, relatedness and arm.
+
+    A local event (with a side) belongs to that side's arm; a systemic one to `all`.
+    Zero rows when none were reported.
+
+    Returns columns: term, severity, related_to, arm, events, patients.
+    """
+    events = study.adverse_events
+    if events.empty:
+        return pd.DataFrame(columns=list(AE_COLUMNS)).astype(
+            {"events": "int64", "patients": "int64"}
+        )
+    events = with_arm(events, study.allocation)
+    events = events.assign(arm=events["arm"].fillna("all"))
+    keys = ["term", "severity", "related_to", "arm"]
+    counts = (
+        events.groupby(keys, dropna=False)
+        .agg(events=("patient", "size"), patients=("patient", "nunique"))
+        .reset_index()
+        .sort_values(["events", *keys], ascending=[False, True, True, True, True])
+    )
+    return (
+        counts.loc[:, list(AE_COLUMNS)]
+        .astype({"events": "int64", "patients": "int64"})
+        .reset_index(drop=True)
+    )

@@ -1,0 +1,213 @@
+"""Write a whole `Study` to a database and read it back, unchanged.
+
+Round trip: `read_study` returns frames equal to the written ones (same values, dtypes
+and row order), the same protocol and the same meta. Rows come back in the order they
+were written: every table has an autoincrement `id` and reads sort by it. A missing
+side is stored as '' (see `schema.NO_SIDE`) and read back as NA.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import Connection, delete, select
+from sqlalchemy.exc import SQLAlchemyError
+
+from ..errors import StoreError
+from ..protocol import Protocol, protocol_from_text
+from ..study import TABLES, Study
+from .engine import (
+    Target,
+    check_study_db,
+    describe,
+    error_line,
+    make_engine,
+    migrate,
+    open_study_db,
+    sqlite_path,
+)
+from .schema import KEYS, NO_SIDE, SIDE_OPTIONAL, metadata, study_table, trial_tables
+
+
+def protocol_yaml(protocol: Protocol) -> str:
+    """The study definition as YAML that `protocol_from_text` reads back to an equal model."""
+    return yaml.safe_dump(protocol.model_dump(mode="json"), sort_keys=False, allow_unicode=True)
+
+
+def _meta_json(meta: dict[str, Any], label: str) -> str:
+    try:
+        return json.dumps(meta, allow_nan=False)
+    except (TypeError, ValueError) as error:
+        raise StoreError(
+            f"{label}: study meta must be JSON data (text, numbers, booleans, lists, "
+            f"mappings): {error}"
+        ) from error
+
+
+def _check_keys(frame: pd.DataFrame, table: str, label: str) -> None:
+    """Name the rows that repeat a key: clearer than the database's constraint message."""
+    keys = frame[list(KEYS[table])]
+    keys = keys.astype(object).where(keys.notna(), None)
+    repeated = keys.duplicated(keep=False)
+    if not repeated.any():
+        return
+    key = tuple(keys[repeated].iloc[0])
+    rows = [str(i + 1) for i, row in enumerate(keys.itertuples(index=False)) if tuple(row) == key]
+    values = ", ".join(
+        f"{name}={'(none)' if value is None else value}"
+        for name, value in zip(keys.columns, key, strict=True)
+    )
+    raise StoreError(
+        f"{label}: table {table}, rows {', '.join(rows)} repeat {values}; "
+        "each must be unique, nothing written"
+    )
+
+
+def _records(frame: pd.DataFrame, table: str) -> list[dict[str, Any]]:
+    columns = {
+        column: [None if pd.isna(value) else value for value in frame[column].tolist()]
+        for column in TABLES[table]
+    }
+    if table in SIDE_OPTIONAL:
+        columns["side"] = [NO_SIDE if side is None else side for side in columns["side"]]
+    return [dict(zip(columns, row, strict=True)) for row in zip(*columns.values(), strict=True)]
+
+
+def _insert(connection: Connection, study: Study, label: str) -> None:
+    meta = _meta_json(study.meta, label)
+    connection.execute(
+        study_table.insert(), {"id": 1, "protocol": protocol_yaml(study.protocol), "meta": meta}
+    )
+    # TABLES lists patients before the tables that refer to them.
+    for name, table in trial_tables.items():
+        rows = _records(study.tables[name], name)
+        if not rows:
+            continue
+        try:
+            connection.execute(table.insert(), rows)
+        except SQLAlchemyError as error:
+            raise StoreError(
+                f"{label}: table {name}: {error_line(error)}; nothing written"
+            ) from error
+
+
+def _remove_sqlite_files(path: Path) -> None:
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+
+
+def _write_sqlite(study: Study, path: Path, overwrite: bool) -> None:
+    """Build the database in a temporary file beside `path`, then move it into place."""
+    if path.exists() and not overwrite:
+        raise StoreError(
+            f"{path}: already exists; choose a new path, or replace it (--force; overwrite=True)"
+        )
+    if not path.parent.is_dir():
+        raise StoreError(f"{path}: the directory {path.parent} does not exist")
+    temporary = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+    try:
+        engine = make_engine(temporary)
+        try:
+            with engine.begin() as connection:
+                migrate(connection)
+                _insert(connection, study, str(path))
+        finally:
+            # Closing the last connection checkpoints the WAL into the file itself.
+            engine.dispose()
+        # A stale WAL beside the old file would be replayed into the new one.
+        Path(f"{path}-wal").unlink(missing_ok=True)
+        Path(f"{path}-shm").unlink(missing_ok=True)
+        os.replace(temporary, path)
+    except BaseException as error:
+        _remove_sqlite_files(temporary)
+        if isinstance(error, SQLAlchemyError):
+            raise StoreError(f"{path}: cannot write the study: {error_line(error)}") from error
+        if isinstance(error, OSError):
+            reason = error.strerror or error
+            raise StoreError(f"{path}: cannot write the study: {reason}") from error
+        raise
+
+
+def _write_url(study: Study, target: Target, overwrite: bool) -> None:
+    """Write in one transaction: on any error the database is left as it was."""
+    label = describe(target)
+    engine = make_engine(target)
+    try:
+        with engine.begin() as connection:
+            if MigrationContext.configure(connection).get_current_revision() is None:
+                migrate(connection)
+            elif not overwrite:
+                raise StoreError(f"{label}: already holds a study; allow overwriting to replace it")
+            else:
+                check_study_db(connection, label)
+                for table in reversed(metadata.sorted_tables):
+                    connection.execute(delete(table))
+            _insert(connection, study, label)
+    except SQLAlchemyError as error:
+        raise StoreError(f"{label}: cannot write the study: {error_line(error)}") from error
+    finally:
+        engine.dispose()
+
+
+def write_study(study: Study, target: Target, *, overwrite: bool = False) -> Target:
+    """Write `study` to a new database at `target` (a SQLite path or a URL); return `target`.
+
+    All or nothing. A SQLite file is built under a temporary name in the same directory
+    and renamed into place at the end, so a failure leaves no file behind; another
+    database is written in one transaction. An existing study is replaced only with
+    `overwrite=True`.
+    """
+    label = describe(target)
+    for name in TABLES:
+        _check_keys(study.tables[name], name, label)
+    path = sqlite_path(target)
+    if path is not None:
+        _write_sqlite(study, path, overwrite)
+    else:
+        _write_url(study, target, overwrite)
+    return target
+
+
+def _frame(connection: Connection, name: str) -> pd.DataFrame:
+    table = trial_tables[name]
+    columns = list(TABLES[name])
+    result = connection.execute(
+        select(*(table.c[column] for column in columns)).order_by(table.c.id)
+    ).all()
+    # Object columns until `conform`: letting pandas infer would turn Int64 into floats.
+    data = {
+        column: pd.Series([row[i] for row in result], dtype=object)
+        for i, column in enumerate(columns)
+    }
+    if name in SIDE_OPTIONAL:
+        data["side"] = data["side"].where(data["side"] != NO_SIDE, None)
+    return pd.DataFrame(data, columns=columns)
+
+
+def read_study(target: Target) -> Study:
+    """Read the study at `target` (a SQLite path or a URL), as it was written."""
+    label = describe(target)
+    engine = open_study_db(target)
+    try:
+        with engine.connect() as connection:
+            row = connection.execute(select(study_table.c.protocol, study_table.c.meta)).first()
+            if row is None:
+                raise StoreError(f"{label}: the study database holds no study (no study row)")
+            tables = {name: _frame(connection, name) for name in TABLES}
+    except SQLAlchemyError as error:
+        raise StoreError(f"{label}: cannot read the study: {error_line(error)}") from error
+    finally:
+        engine.dispose()
+    protocol = protocol_from_text(row.protocol, source=f"{label}, table study, protocol")
+    try:
+        meta = json.loads(row.meta)
+    except json.JSONDecodeError as error:
+        raise StoreError(f"{label}: table study, meta: not valid JSON: {error}") from error
+    return Study(protocol=protocol, meta=meta, tables=tables)

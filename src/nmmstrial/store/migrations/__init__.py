@@ -1,0 +1,1 @@
+"""Alembic migrations that create and evolve the study database (run from engine.py)."""

@@ -1,0 +1,125 @@
+"""The study database's tables: a `study` row and one table per entry of `study.TABLES`.
+
+The columns and their types come from `TABLES`, so the database cannot drift from the
+frames; this module adds what only a database has: keys, foreign keys, checks. The
+tables are created only by the migrations (`migrations/versions`), and a test checks
+that the migrated database matches this metadata.
+
+Choices:
+- Every table has an autoincrement `id`, so rows read back in the order written.
+- A side is stored NOT NULL, with `NO_SIDE` ('') for "no side" (per-patient measures,
+  systemic adverse events). SQL treats NULLs as distinct, so a NULL side would let a
+  per-patient measure be entered twice at one visit; '' keeps the unique key working on
+  SQLite and PostgreSQL alike. Readers turn it back into NA.
+- The allocation has no foreign key to or from trial data: it is sealed apart (a
+  randomization list also holds sequence numbers no patient has been given yet).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Column,
+    Double,
+    ForeignKey,
+    Integer,
+    MetaData,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.types import TypeEngine
+
+from ..study import TABLES
+from ..tidy import SIDES
+
+NO_SIDE = ""
+
+# Columns holding a side, and whether it may be empty (stored as NO_SIDE, never NULL).
+SIDE_COLUMNS = {
+    ("patients", "onset_side"): False,
+    ("allocation", "real_side"): False,
+    ("observations", "side"): True,
+    ("adverse_events", "side"): True,
+    ("biopsies", "side"): False,
+}
+
+# Tables whose `side` may be empty.
+SIDE_OPTIONAL = tuple(table for (table, _), empty in SIDE_COLUMNS.items() if empty)
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+SQL_TYPES: dict[str, type[TypeEngine]] = {
+    "string": Text,
+    "Int64": Integer,
+    "float64": Double,
+    "boolean": Boolean,
+}
+
+# The columns that identify a row: NOT NULL and unique together.
+KEYS: dict[str, tuple[str, ...]] = {
+    "patients": ("patient",),
+    "allocation": ("sequence",),
+    "visits": ("patient", "time"),
+    "observations": ("patient", "side", "time", "measure"),
+    "sessions": ("patient", "session"),
+    "adverse_events": ("patient", "event"),
+    "biopsies": ("patient", "side", "time"),
+}
+
+# NOT NULL beyond the keys and the optional sides: an allocation needs its side.
+_REQUIRED = {"allocation": ("real_side",)}
+
+# Further columns unique on their own (NULL allowed: a list entry not yet allocated).
+_UNIQUE = {"patients": ("sequence",), "allocation": ("patient",), "biopsies": ("sample",)}
+
+metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+study_table = Table(
+    "study",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("protocol", Text, nullable=False),  # the study definition, YAML
+    Column("meta", Text, nullable=False),  # what describes the data set, JSON
+    CheckConstraint("id = 1", name="one_row"),
+)
+
+
+def _side_check(column: str, allow_empty: bool) -> CheckConstraint:
+    allowed = [*SIDES, NO_SIDE] if allow_empty else list(SIDES)
+    values = ", ".join(f"'{side}'" for side in allowed)
+    return CheckConstraint(f"{column} IN ({values})", name=f"{column}_is_side")
+
+
+def _trial_table(name: str) -> Table:
+    keys = KEYS[name]
+    columns = [Column("id", Integer, primary_key=True)]
+    for column, (dtype, _) in TABLES[name].items():
+        foreign = (
+            [ForeignKey("patients.patient")]
+            if column == "patient" and name not in ("patients", "allocation")
+            else []
+        )
+        # An optional side is stored as NO_SIDE, so it is never NULL either.
+        required = column in (*keys, *_REQUIRED.get(name, ())) or SIDE_COLUMNS.get(
+            (name, column), False
+        )
+        columns.append(Column(column, SQL_TYPES[dtype](), *foreign, nullable=not required))
+    constraints = [UniqueConstraint(*keys)]
+    constraints += [UniqueConstraint(column) for column in _UNIQUE.get(name, ())]
+    constraints += [
+        _side_check(column, allow_empty)
+        for (table, column), allow_empty in SIDE_COLUMNS.items()
+        if table == name
+    ]
+    return Table(name, metadata, *columns, *constraints)
+
+
+trial_tables: dict[str, Table] = {name: _trial_table(name) for name in TABLES}

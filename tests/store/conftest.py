@@ -1,0 +1,144 @@
+"""Fixtures for the study database: a hand-made study, a simulated one, a PostgreSQL schema."""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+import numpy as np
+import pandas as pd
+import pytest
+from sqlalchemy import create_engine, text
+
+from nmmstrial.protocol import reference_protocol
+from nmmstrial.simulate import simulate_trial
+from nmmstrial.study import Study
+
+POSTGRES_URL = os.environ.get("NMMSTRIAL_TEST_POSTGRES_URL")
+
+
+@pytest.fixture
+def study() -> Study:
+    """Three patients, every table, with the awkward values: NA sides, 11/3, NA counts."""
+    patients = pd.DataFrame(
+        {
+            "patient": ["P01", "P02", "P03"],
+            "sequence": [1, 2, 3],
+            "enrolled_on": ["2016-03-01", "2016-04-12", None],
+            "age": [61, 57, None],
+            "sex": ["male", "female", "male"],
+            "disease_duration_months": [14.2, 11 / 3, np.nan],
+            "onset_side": ["right", None, "left"],
+            "alsfrs_r": [38, 41, 35],
+            "fvc_pct": [86.5, 92.0, 71.25],
+            "status": ["completed", "completed", "withdrawn"],
+            "biopsy": ["done", "refused", "not_applicable"],
+        }
+    )
+    allocation = pd.DataFrame(
+        {
+            "patient": ["P01", "P02", "P03", None],
+            "sequence": [1, 2, 3, 4],
+            "real_side": ["left", "right", "right", "left"],
+        }
+    )
+    visits = pd.DataFrame(
+        {
+            "patient": ["P01", "P01", "P02", "P03"],
+            "time": ["T0", "T1", "T0", "T0"],
+            "day": [0, 7, 0, 0],
+            "date": ["2016-03-08", "2016-03-15", "2016-04-19", None],
+            "status": ["done", "done", "done", "missed"],
+        }
+    )
+    observations = pd.DataFrame(
+        {
+            "patient": ["P01", "P01", "P01", "P01", "P02", "P02", "P03"],
+            "side": ["left", "right", None, None, "left", "right", None],
+            "time": ["T0", "T0", "T0", "T1", "T0", "T0", "T0"],
+            "measure": [
+                "mrc_fcr",
+                "mrc_fcr",
+                "alsfrs_r",
+                "fvc_pct",
+                "mrc_fcr",
+                "mrc_fcr",
+                "fvc_pct",
+            ],
+            "value": [11 / 3, 4.0, 38.0, 0.1 + 0.2, 13 / 3, np.nan, 71.25],
+        }
+    )
+    sessions = pd.DataFrame(
+        {
+            "patient": ["P01", "P01"],
+            "session": [1, 2],
+            "day": [0, 1],
+            "date": ["2016-03-08", "2016-03-09"],
+            "trains": [140, 71],
+            "pulses": [7000, 3550],
+            "duration_s": [3485, None],
+            "intensity_pct_mso": [100.0, 87.5],
+            "completed": [True, False],
+        }
+    )
+    adverse_events = pd.DataFrame(
+        {
+            "patient": ["P01", "P02"],
+            "event": [1, 1],
+            "onset_day": [14, 3],
+            "time": ["T2", "T1"],
+            "term": ["haematoma at biopsy site", "headache"],
+            "side": ["left", None],
+            "severity": ["mild", "moderate"],
+            "serious": [False, None],
+            "related_to": ["biopsy", "none"],
+            "outcome": ["resolved", "ongoing"],
+        }
+    )
+    biopsies = pd.DataFrame(
+        {
+            "patient": ["P01", "P01"],
+            "side": ["left", "right"],
+            "time": ["T2", "T2"],
+            "sample": ["B001", "B002"],
+            "ephys": [True, True],
+            "qpcr": [True, False],
+            "histology": [True, True],
+            "morphometry": [False, None],
+        }
+    )
+    return Study(
+        protocol=reference_protocol(),
+        meta={"name": "hand-made", "simulated": False, "note": "für Tests", "n": [1, 2.5]},
+        tables={
+            "patients": patients,
+            "allocation": allocation,
+            "visits": visits,
+            "observations": observations,
+            "sessions": sessions,
+            "adverse_events": adverse_events,
+            "biopsies": biopsies,
+        },
+    )
+
+
+@pytest.fixture(scope="session")
+def simulated_study() -> Study:
+    # Seed fixed so a failure reproduces; 6 patients keep the round trip fast.
+    return simulate_trial(reference_protocol(), n_patients=6, rng=np.random.default_rng(20160301))
+
+
+@pytest.fixture
+def postgres_url():
+    """A URL whose search_path is a fresh schema, dropped afterwards, so runs never collide."""
+    if not POSTGRES_URL:
+        pytest.skip("set NMMSTRIAL_TEST_POSTGRES_URL to run the PostgreSQL tests")
+    schema = f"nmmstrial_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(POSTGRES_URL)
+    with admin.begin() as connection:
+        connection.execute(text(f"CREATE SCHEMA {schema}"))
+    separator = "&" if "?" in POSTGRES_URL else "?"
+    yield f"{POSTGRES_URL}{separator}options=-csearch_path%3D{schema}"
+    with admin.begin() as connection:
+        connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+    admin.dispose()
