@@ -13,7 +13,7 @@ import pandas as pd
 
 from ..errors import InvalidValueError
 from ..protocol import Protocol
-from ..tidy import OBSERVATION_COLUMNS, SIDES
+from ..tidy import SIDES, check_tidy
 
 
 def _suggest(value: str, allowed: list[str]) -> str:
@@ -27,9 +27,7 @@ def validate_observations(
     """Return `obs` if every row is a known measure at one of its visits, with the
     side the protocol asks for, a numeric value within range, and MRC grades on the
     study's scale. Raise InvalidValueError on the first row that is not."""
-    missing = [c for c in OBSERVATION_COLUMNS if c not in obs.columns]
-    if missing:
-        raise InvalidValueError(f"{source}: missing column(s) {', '.join(missing)}")
+    check_tidy(obs, source=source)
     visits = [v.code for v in protocol.visits]
     measures = {m.name: m for m in protocol.measures}
     grades = np.array(sorted(protocol.mrc_grades.values()))

@@ -33,7 +33,7 @@ def show(path: Path | None, as_json: bool) -> None:
         data["stimulation"]["dose"] = proto.stimulation.dose()
         click.echo(json.dumps(data, indent=2))
         return
-    _print(proto, Console(soft_wrap=False, width=max(Console().width, 100)))
+    _print(proto, Console(soft_wrap=False, width=max(Console().width, 132)))
 
 
 def _print(proto: Protocol, console: Console) -> None:
@@ -47,7 +47,10 @@ def _print(proto: Protocol, console: Console) -> None:
     for column in ("visit", "label", "target day", "window"):
         visits.add_column(column)
     for v in proto.visits:
-        window = f"-{v.window_before} / +{v.window_after}"
+        if v.window_before == v.window_after:
+            window = f"±{v.window_before}" if v.window_before else "on the day"
+        else:
+            window = f"-{v.window_before} / +{v.window_after}"
         visits.add_row(v.code, v.label, str(v.day), window)
     console.print(visits)
 
