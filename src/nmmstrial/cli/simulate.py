@@ -9,6 +9,7 @@ import click
 from ..protocol import load_protocol, reference_protocol
 from ..simulate import simulate_trial
 from ..store import write_study
+from ..store.engine import describe
 
 
 @click.command()
@@ -27,4 +28,4 @@ def simulate(out: str, seed: int, patients: int, protocol_path: Path | None, for
     proto = load_protocol(protocol_path) if protocol_path else reference_protocol()
     study = simulate_trial(proto, n_patients=patients, seed=seed)
     write_study(study, out, overwrite=force)
-    click.echo(out)
+    click.echo(describe(out))  # a URL is printed without its password

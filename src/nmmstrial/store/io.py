@@ -144,7 +144,9 @@ def _write_url(study: Study, target: Target, overwrite: bool) -> None:
             if MigrationContext.configure(connection).get_current_revision() is None:
                 migrate(connection)
             elif not overwrite:
-                raise StoreError(f"{label}: already holds a study; allow overwriting to replace it")
+                raise StoreError(
+                    f"{label}: already holds a study; replace it with --force (overwrite=True)"
+                )
             else:
                 check_study_db(connection, label)
                 for table in reversed(metadata.sorted_tables):
