@@ -25,12 +25,14 @@ def cli() -> None:
 
 
 def _register() -> None:
-    from . import demo, export, protocol, report, simulate
+    from . import analyze, demo, export, protocol, report, simulate, stats
 
     cli.add_command(protocol.protocol)
     cli.add_command(simulate.simulate)
     cli.add_command(export.export)
     cli.add_command(report.report)
+    cli.add_command(analyze.analyze)
+    cli.add_command(stats.stats)
     cli.add_command(demo.demo)
 
 

@@ -17,7 +17,8 @@ from typing import Any
 import jinja2
 import pandas as pd
 
-from ..errors import ReportError
+from ..analysis.plans import PLANS, run_plan
+from ..errors import NmmstrialError, ReportError
 from ..protocol import paper_targets
 from ..study import Study
 from ..tidy import ARMS
@@ -143,6 +144,80 @@ def _arm_note(meta: dict[str, Any]) -> str:
     return "Arms are shown as real / sham: this is an unblinded report."
 
 
+PLAN_TITLES = {
+    "paper": "The paper's analysis, reproduced",
+    "recommended": "The recommended analysis",
+}
+
+
+def _p(value: float) -> str:
+    if math.isnan(value):
+        return DASH
+    return "< 0.001" if value < 0.001 else f"{value:.3f}"
+
+
+def _df(row: Any) -> str:
+    values = [v for v in (row.df1, row.df2) if not math.isnan(v)]
+    return ", ".join(f"{v:g}" if float(v).is_integer() else f"{v:.2f}" for v in values) or DASH
+
+
+def _estimate(row: Any) -> str:
+    if math.isnan(row.estimate):
+        return DASH
+    if math.isnan(row.ci_low):
+        return _num(row.estimate)
+    return f"{_num(row.estimate)} [{_num(row.ci_low)}, {_num(row.ci_high)}]"
+
+
+def _plan_groups(table: pd.DataFrame, study: Study) -> list[dict[str, Any]]:
+    """Rows of one plan's table, grouped by section, formatted for the page."""
+    groups: list[dict[str, Any]] = []
+    for section, rows in table.groupby("section", sort=False):
+        formatted = []
+        for row in rows.itertuples(index=False):
+            effect = DASH
+            if not math.isnan(row.effect_size):
+                effect = f"{row.effect_size_name} {_num(row.effect_size)}"
+                if not math.isnan(row.effect_size_ci_low):
+                    effect += f" [{_num(row.effect_size_ci_low)}, {_num(row.effect_size_ci_high)}]"
+            formatted.append(
+                {
+                    "outcome": tables.measure_label(study.protocol, row.outcome),
+                    "comparison": row.comparison,
+                    "test": row.test,
+                    "options": row.options,
+                    "correction": row.correction,
+                    "n": str(int(row.n)) if not math.isnan(row.n) else DASH,
+                    "df": _df(row),
+                    "statistic": _num(row.statistic),
+                    "estimate": _estimate(row),
+                    "effect": effect,
+                    "p": _p(row.p),
+                    "p_adjusted": _p(row.p_adjusted),
+                    "adjustment": row.adjustment if isinstance(row.adjustment, str) else "",
+                    "paper": row.paper if isinstance(row.paper, str) else "",
+                }
+            )
+        groups.append({"title": section, "rows": formatted})
+    return groups
+
+
+def _analysis(study: Study) -> list[dict[str, Any]]:
+    """Both plans; a plan the data cannot support is reported with its reason."""
+    out = []
+    for plan in PLANS:
+        entry: dict[str, Any] = {"plan": plan, "title": PLAN_TITLES[plan], "error": ""}
+        try:
+            result = run_plan(study, plan)
+        except NmmstrialError as error:
+            out.append({**entry, "error": str(error), "notes": [], "groups": []})
+            continue
+        out.append(
+            {**entry, "notes": list(result.notes), "groups": _plan_groups(result.table, study)}
+        )
+    return out
+
+
 def _render(study: Study) -> tuple[str, list[_Figure]]:
     """The page and its figures, built in memory."""
     if study.patients.empty:
@@ -215,6 +290,7 @@ def _render(study: Study) -> tuple[str, list[_Figure]]:
             ]
             for r in events.itertuples(index=False)
         ],
+        "analysis": _analysis(study),
         "arm_note": _arm_note(meta),
         "generator": meta.get("generator", DASH),
     }
