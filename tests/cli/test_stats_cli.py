@@ -149,3 +149,40 @@ def test_rm_anova_missing_cell_names_subject(tmp_path):
     )
     assert got["excluded_subjects"] == ["c"]
     assert got["n_subjects"] == 2
+
+
+@pytest.mark.parametrize("ddf", ["satterthwaite", "kenward-roger"])
+def test_mixed_model_json_matches_lmertest_and_emmeans(ddf):
+    want = json.loads((REFERENCE / "mixed" / "trial_patient_arm.json").read_text())
+    args = want["args"]
+    command = [
+        "mixed-model",
+        REFERENCE / "mixed" / f"{args['data']}.csv",
+        "--formula",
+        args["formula"],
+        "--group",
+        args["group"],
+        "--ddf",
+        ddf,
+        "--contrast",
+        args["contrast"],
+    ]
+    if args.get("by"):
+        command += ["--by", args["by"]]
+    for factor, order in (args.get("levels") or {}).items():
+        command += ["--levels", f"{factor}={','.join(order)}"]
+    got = stats_json(*command)
+    reference = want if ddf == "satterthwaite" else want["kenward_roger"]
+    assert got["n_obs"] == want["n_obs"]
+    assert got["n_groups"] == want["n_groups"]
+    assert got["loglik_reml"] == pytest.approx(want["loglik_reml"], rel=1e-6)
+    for mine, theirs in zip(got["fixed"], reference["fixed"], strict=True):
+        assert mine["term"] == theirs["term"]
+        assert mine["estimate"] == pytest.approx(theirs["estimate"], rel=1e-6)
+        assert mine["se"] == pytest.approx(theirs["se"], rel=1e-6)
+        assert mine["df"] == pytest.approx(theirs["df"], rel=1e-4)
+        assert mine["p"] == pytest.approx(theirs["p"], rel=1e-4)
+    for mine, theirs in zip(got["contrasts"], reference["contrasts"], strict=True):
+        assert mine["contrast"] == theirs["contrast"]
+        assert mine["ci"] == pytest.approx([theirs["ci_low"], theirs["ci_high"]], rel=1e-6)
+        assert mine["df"] == pytest.approx(theirs["df"], rel=1e-4)

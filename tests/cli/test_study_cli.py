@@ -1,5 +1,6 @@
 """The study commands end to end on a temporary directory, through the real CLI."""
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -96,3 +97,19 @@ def test_bad_protocol_for_simulate_writes_nothing(tmp_path):
     assert "mrc_scale" in result.output
     assert not db.exists()
     assert [p.name for p in Path(tmp_path).iterdir()] == ["bad.yaml"]
+
+
+def test_analyze_writes_csv_and_json(tmp_path):
+    db = tmp_path / "study.db"
+    assert run("simulate", "--out", db, "--seed", 5).exit_code == 0
+    result = run("analyze", db, "--plan", "recommended", "--out", tmp_path / "out", "--json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["plan"] == "recommended"
+    assert (tmp_path / "out" / "analysis-recommended.csv").exists()
+    saved = json.loads((tmp_path / "out" / "analysis-recommended.json").read_text())
+    assert saved == data
+    result = run("analyze", db, "--plan", "paper")
+    assert result.exit_code == 0
+    assert "Mann-Whitney U" in result.output
+    assert "p = 0.71" in result.output

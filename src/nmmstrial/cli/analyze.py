@@ -6,11 +6,13 @@ import json
 from pathlib import Path
 
 import click
+from rich.console import Console
+from rich.table import Table
 
-from ..analysis.plans import PLANS, run_plan
+from ..analysis.plans import PLANS, PlanResult, run_plan
 from ..errors import NmmstrialError
 from ..store import read_study
-from .output import emit
+from .output import cell, emit
 
 
 @click.command()
@@ -30,4 +32,38 @@ def analyze(study_db: str, plan: str, out: Path | None, as_json: bool) -> None:
             (out / f"analysis-{plan}.json").write_text(text + "\n", encoding="utf-8")
         except OSError as error:
             raise NmmstrialError(f"{out}: cannot write the analysis: {error.strerror}") from error
-    emit(data, as_json=as_json, title=f"Analysis plan: {plan}")
+    if as_json:
+        emit(data, as_json=True, title="")
+    else:
+        _print(result)
+
+
+SHOWN = (
+    "outcome",
+    "comparison",
+    "test",
+    "correction",
+    "n",
+    "df1",
+    "df2",
+    "statistic",
+    "estimate",
+    "p",
+    "p_adjusted",
+    "paper",
+)
+
+
+def _print(result: PlanResult) -> None:
+    """One table per section, the columns a reader scans; the files hold every column."""
+    console = Console(soft_wrap=False, width=max(Console().width, 160))
+    console.print(f"[bold]Analysis plan: {result.plan}[/bold]")
+    for note in result.notes:
+        console.print(f"- {note}")
+    for section, rows in result.table.groupby("section", sort=False):
+        table = Table(title=section, title_justify="left")
+        for column in SHOWN:
+            table.add_column(column)
+        for row in rows.itertuples(index=False):
+            table.add_row(*(cell(getattr(row, column)) for column in SHOWN))
+        console.print(table)

@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 
-def _cell(value: Any) -> str:
+def cell(value: Any) -> str:
     if value is None:
         return "—"
     if isinstance(value, float):
@@ -19,9 +19,9 @@ def _cell(value: Any) -> str:
             return "—"
         return f"{value:.4g}" if abs(value) < 1e-3 and value != 0 else f"{value:.4f}".rstrip("0")
     if isinstance(value, list | tuple):
-        return "[" + ", ".join(_cell(v) for v in value) + "]"
+        return "[" + ", ".join(cell(v) for v in value) + "]"
     if isinstance(value, dict):
-        return ", ".join(f"{k}={_cell(v)}" for k, v in value.items())
+        return ", ".join(f"{k}={cell(v)}" for k, v in value.items())
     return str(value)
 
 
@@ -38,7 +38,7 @@ def emit(result: dict[str, Any], *, as_json: bool, title: str) -> None:
             for column in value[0]:
                 table.add_column(column)
             for row in value:
-                table.add_row(*(_cell(row.get(c)) for c in value[0]))
+                table.add_row(*(cell(row.get(c)) for c in value[0]))
             console.print(table)
         else:
-            console.print(f"{key}: {_cell(value)}")
+            console.print(f"{key}: {cell(value)}")
