@@ -30,13 +30,13 @@ def emit(result: dict[str, Any], *, as_json: bool, title: str) -> None:
     if as_json:
         click.echo(json.dumps(result, indent=2, allow_nan=False))
         return
-    console = Console(soft_wrap=False, width=max(Console().width, 132))
+    console = Console(soft_wrap=False, width=max(Console().width, 200))
     console.print(f"[bold]{title}[/bold]")
     for key, value in result.items():
         if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
             table = Table(title=key)
-            for column in value[0]:
-                table.add_column(column)
+            for i, column in enumerate(value[0]):
+                table.add_column(column, no_wrap=i == 0)  # the row's name stays whole
             for row in value:
                 table.add_row(*(cell(row.get(c)) for c in value[0]))
             console.print(table)
