@@ -1,16 +1,23 @@
-"""Persistence only: the study database's schema, engines, migrations, study I/O."""
+"""Persistence only: the study database's schema, engines, migrations, study I/O, audit."""
 
+from .audit import AuditCheck, AuditEntry, append_audit, audit_log, verify_audit
 from .engine import create_study_db, head_revision, make_engine, open_study_db
-from .io import read_study, write_study
+from .io import Author, read_study, write_study
 from .schema import NO_SIDE, metadata
 
 __all__ = [
     "NO_SIDE",
+    "AuditCheck",
+    "AuditEntry",
+    "Author",
+    "append_audit",
+    "audit_log",
     "create_study_db",
     "head_revision",
     "make_engine",
     "metadata",
     "open_study_db",
     "read_study",
+    "verify_audit",
     "write_study",
 ]

@@ -8,9 +8,11 @@ side is stored as '' (see `schema.NO_SIDE`) and read back as NA.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import secrets
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +25,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from ..errors import StoreError
 from ..protocol import Protocol, protocol_from_text
 from ..study import TABLES, Study
+from .audit import append_audit, row_entries
 from .engine import (
     Target,
     check_study_db,
@@ -80,7 +83,20 @@ def _records(frame: pd.DataFrame, table: str) -> list[dict[str, Any]]:
     return [dict(zip(columns, row, strict=True)) for row in zip(*columns.values(), strict=True)]
 
 
-def _insert(connection: Connection, study: Study, label: str) -> None:
+@dataclass(frozen=True)
+class Author:
+    """Who writes, and when: the audit trail's user, role and UTC time of a write."""
+
+    user: str
+    role: str
+    utc: str
+
+    @classmethod
+    def now(cls, user: str, role: str) -> Author:
+        return cls(user, role, dt.datetime.now(dt.UTC).isoformat(timespec="seconds"))
+
+
+def _insert(connection: Connection, study: Study, label: str, author: Author) -> None:
     meta = _meta_json(study.meta, label)
     connection.execute(
         study_table.insert(), {"id": 1, "protocol": protocol_yaml(study.protocol), "meta": meta}
@@ -96,6 +112,10 @@ def _insert(connection: Connection, study: Study, label: str) -> None:
             raise StoreError(
                 f"{label}: table {name}: {error_line(error)}; nothing written"
             ) from error
+        entries = row_entries(
+            name, study.tables[name], utc=author.utc, user=author.user, role=author.role
+        )
+        append_audit(connection, entries)
 
 
 def _remove_sqlite_files(path: Path) -> None:
@@ -103,7 +123,7 @@ def _remove_sqlite_files(path: Path) -> None:
         Path(f"{path}{suffix}").unlink(missing_ok=True)
 
 
-def _write_sqlite(study: Study, path: Path, overwrite: bool) -> None:
+def _write_sqlite(study: Study, path: Path, overwrite: bool, author: Author) -> None:
     """Build the database in a temporary file beside `path`, then move it into place."""
     if path.exists() and not overwrite:
         raise StoreError(
@@ -117,7 +137,7 @@ def _write_sqlite(study: Study, path: Path, overwrite: bool) -> None:
         try:
             with engine.begin() as connection:
                 migrate(connection)
-                _insert(connection, study, str(path))
+                _insert(connection, study, str(path), author)
         finally:
             # Closing the last connection checkpoints the WAL into the file itself.
             engine.dispose()
@@ -135,7 +155,7 @@ def _write_sqlite(study: Study, path: Path, overwrite: bool) -> None:
         raise
 
 
-def _write_url(study: Study, target: Target, overwrite: bool) -> None:
+def _write_url(study: Study, target: Target, overwrite: bool, author: Author) -> None:
     """Write in one transaction: on any error the database is left as it was."""
     label = describe(target)
     engine = make_engine(target)
@@ -151,29 +171,33 @@ def _write_url(study: Study, target: Target, overwrite: bool) -> None:
                 check_study_db(connection, label)
                 for table in reversed(metadata.sorted_tables):
                     connection.execute(delete(table))
-            _insert(connection, study, label)
+            _insert(connection, study, label, author)
     except SQLAlchemyError as error:
         raise StoreError(f"{label}: cannot write the study: {error_line(error)}") from error
     finally:
         engine.dispose()
 
 
-def write_study(study: Study, target: Target, *, overwrite: bool = False) -> Target:
+def write_study(
+    study: Study, target: Target, *, overwrite: bool = False, author: Author | None = None
+) -> Target:
     """Write `study` to a new database at `target` (a SQLite path or a URL); return `target`.
 
     All or nothing. A SQLite file is built under a temporary name in the same directory
     and renamed into place at the end, so a failure leaves no file behind; another
-    database is written in one transaction. An existing study is replaced only with
-    `overwrite=True`.
+    database is written in one transaction. An existing study is replaced (a new study,
+    audit trail included) only with `overwrite=True`. Every row written gets its audit
+    record, by `author` (default "nmmstrial" as admin, now), in the same transaction.
     """
+    author = author or Author.now("nmmstrial", "admin")
     label = describe(target)
     for name in TABLES:
         _check_keys(study.tables[name], name, label)
     path = sqlite_path(target)
     if path is not None:
-        _write_sqlite(study, path, overwrite)
+        _write_sqlite(study, path, overwrite, author)
     else:
-        _write_url(study, target, overwrite)
+        _write_url(study, target, overwrite, author)
     return target
 
 

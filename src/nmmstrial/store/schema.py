@@ -123,3 +123,26 @@ def _trial_table(name: str) -> Table:
 
 
 trial_tables: dict[str, Table] = {name: _trial_table(name) for name in TABLES}
+
+
+# The audit trail: append-only, one row per change, each row holding the hash of the one
+# before it (see audit.py). `seq` is given by the writer, not autoincremented, so a gap
+# left by a deleted row shows.
+audit_table = Table(
+    "audit",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=False),
+    Column("utc", Text, nullable=False),
+    Column("user", Text, nullable=False),
+    Column("role", Text, nullable=False),
+    Column("action", Text, nullable=False),
+    Column("table_name", Text),
+    Column("record", Text),
+    Column("patient", Text),
+    Column("field", Text),
+    Column("old", Text),
+    Column("new", Text),
+    Column("reason", Text),
+    Column("prev_hash", Text, nullable=False),
+    Column("hash", Text, nullable=False),
+)

@@ -1,0 +1,59 @@
+"""`nmmstrial audit ...`: read and verify a study's tamper-evident audit trail."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from ..errors import NmmstrialError
+from ..store import audit_log, open_study_db, verify_audit
+from ..store.engine import describe
+from .output import emit
+
+
+@click.group()
+def audit() -> None:
+    """The audit trail: every change to trial data, hash-chained."""
+
+
+@audit.command("verify")
+@click.argument("study_db")
+def verify(study_db: str) -> None:
+    """Recompute the hash chain and check the data against it; exit 0 only when intact."""
+    engine = open_study_db(study_db)
+    try:
+        with engine.connect() as connection:
+            check = verify_audit(connection)
+    finally:
+        engine.dispose()
+    if not check.ok:
+        where = f"first broken link: record {check.first_broken}: " if check.first_broken else ""
+        raise NmmstrialError(f"{describe(study_db)}: audit check failed: {where}{check.message}")
+    click.echo(f"{describe(study_db)}: {check.message}")
+
+
+@audit.command("log")
+@click.argument("study_db")
+@click.option("--patient", help="Only the records of this patient.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+def log(study_db: str, patient: str | None, as_json: bool) -> None:
+    """List the audit trail in chain order (values that tell the allocation are masked)."""
+    engine = open_study_db(study_db)
+    try:
+        with engine.connect() as connection:
+            frame = audit_log(connection, patient=patient, blinded=True)
+    finally:
+        engine.dispose()
+    records = json.loads(frame.to_json(orient="records"))
+    if as_json:
+        click.echo(json.dumps(records, indent=2))
+        return
+    shown = [
+        {
+            k: r[k]
+            for k in ("seq", "utc", "user", "role", "action", "table", "patient", "field", "reason")
+        }
+        for r in records
+    ]
+    emit({"audit": shown}, as_json=False, title=f"Audit trail of {describe(study_db)}")

@@ -1,0 +1,177 @@
+"""The audit trail detects every direct edit of the file: of itself or of trial data."""
+
+import json
+import sqlite3
+
+import pytest
+from click.testing import CliRunner
+
+from nmmstrial.cli import cli
+from nmmstrial.store import (
+    AuditEntry,
+    Author,
+    append_audit,
+    audit_log,
+    open_study_db,
+    verify_audit,
+    write_study,
+)
+
+AUTHOR = Author(user="assessor1", role="assessor", utc="2026-11-25T10:00:00+00:00")
+
+
+@pytest.fixture
+def db(tmp_path, small_study):
+    path = tmp_path / "study.db"
+    write_study(small_study, path, author=AUTHOR)
+    return path
+
+
+def _check(path):
+    engine = open_study_db(path)
+    try:
+        with engine.connect() as connection:
+            return verify_audit(connection)
+    finally:
+        engine.dispose()
+
+
+def _sql(path, *statements):
+    connection = sqlite3.connect(path)
+    with connection:
+        for statement in statements:
+            connection.execute(statement)
+    connection.close()
+
+
+def test_a_written_study_verifies(db, small_study):
+    check = _check(db)
+    assert check.ok, check.message
+    assert check.entries == sum(len(frame) for frame in small_study.tables.values())
+
+
+def test_edited_record_is_found(db):
+    _sql(db, "UPDATE audit SET user = 'mallory' WHERE seq = 5")
+    check = _check(db)
+    assert (check.ok, check.first_broken) == (False, 5)
+    assert "record 5 was altered" in check.message
+
+
+def test_deleted_record_is_found(db):
+    _sql(db, "DELETE FROM audit WHERE seq = 7")
+    check = _check(db)
+    assert (check.ok, check.first_broken) == (False, 7)
+    assert "record 7 is missing" in check.message
+
+
+def test_reordered_records_are_found(db):
+    _sql(
+        db,
+        "UPDATE audit SET seq = -1 WHERE seq = 3",
+        "UPDATE audit SET seq = 3 WHERE seq = 4",
+        "UPDATE audit SET seq = 4 WHERE seq = -1",
+    )
+    check = _check(db)
+    assert (check.ok, check.first_broken) == (False, 3)
+
+
+def test_direct_data_edit_insert_and_delete_are_found(db, tmp_path):
+    _sql(db, "UPDATE observations SET value = value + 0.5 WHERE id = 1")
+    check = _check(db)
+    assert not check.ok
+    assert "table observations" in check.message and "without an audit record" in check.message
+
+    fresh = tmp_path / "fresh.db"
+    fresh.write_bytes(db.read_bytes())  # an untouched copy verifies like the original
+    _sql(fresh, "UPDATE observations SET value = value - 0.5 WHERE id = 1")
+    assert _check(fresh).ok
+    _sql(fresh, "DELETE FROM sessions WHERE id = 2")
+    assert "deleted without an audit record" in _check(fresh).message
+
+
+def test_an_audited_update_verifies(db):
+    engine = open_study_db(db)
+    try:
+        with engine.begin() as connection:
+            row = connection.exec_driver_sql(
+                "SELECT patient, side, time, measure, value FROM observations WHERE id = 1"
+            ).one()
+            connection.exec_driver_sql("UPDATE observations SET value = 3 WHERE id = 1")
+            key = {
+                "measure": row.measure,
+                "patient": row.patient,
+                "side": row.side,
+                "time": row.time,
+            }
+            append_audit(
+                connection,
+                [
+                    AuditEntry(
+                        utc=AUTHOR.utc,
+                        user="assessor1",
+                        role="assessor",
+                        action="update",
+                        table="observations",
+                        record=json.dumps(key, sort_keys=True, separators=(",", ":")),
+                        patient=row.patient,
+                        field="value",
+                        old=json.dumps(row.value),
+                        new="3.0",
+                        reason="transcription error",
+                    )
+                ],
+            )
+        with engine.connect() as connection:
+            assert verify_audit(connection).ok
+            log = audit_log(connection, patient=row.patient)
+    finally:
+        engine.dispose()
+    last = log.iloc[-1]
+    assert (last["action"], last["field"], last["reason"]) == (
+        "update",
+        "value",
+        "transcription error",
+    )
+
+
+def test_log_masks_the_allocation_for_blinded_readers(db):
+    engine = open_study_db(db)
+    try:
+        with engine.connect() as connection:
+            blinded = audit_log(connection, blinded=True)
+            open_ = audit_log(connection, blinded=False)
+    finally:
+        engine.dispose()
+    sealed = blinded[blinded["table"] == "allocation"]
+    assert len(sealed) > 0
+    assert (sealed["new"] == "***").all()
+    assert not blinded["new"].fillna("").str.contains("real_side").any()
+    assert open_[open_["table"] == "allocation"]["new"].str.contains("real_side").all()
+
+
+def test_cli_verify_exit_codes(db):
+    result = CliRunner().invoke(cli, ["audit", "verify", str(db)])
+    assert result.exit_code == 0, result.output
+    assert "intact" in result.output
+    _sql(db, "DELETE FROM audit WHERE seq = 2")
+    result = CliRunner().invoke(cli, ["audit", "verify", str(db)])
+    assert result.exit_code == 1
+    assert "first broken link: record 2" in result.output
+    result = CliRunner().invoke(cli, ["audit", "log", str(db), "--json"])
+    records = json.loads(result.output)
+    assert {
+        "seq",
+        "utc",
+        "user",
+        "role",
+        "action",
+        "table",
+        "record",
+        "patient",
+        "field",
+        "old",
+        "new",
+        "reason",
+        "prev_hash",
+        "hash",
+    } <= set(records[0])
