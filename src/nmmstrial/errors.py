@@ -19,3 +19,7 @@ class StoreError(NmmstrialError):
 
 class ReportError(NmmstrialError):
     """The report cannot be written: no patients, or the output folder is unusable."""
+
+
+class AccessError(NmmstrialError, PermissionError):
+    """The user is unknown, the password wrong, or the role may not do this."""

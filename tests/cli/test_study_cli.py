@@ -53,7 +53,8 @@ def test_demo_writes_study_and_report(tmp_path):
     out = tmp_path / "demo"
     result = run("demo", "--out", out, "--seed", 1)
     assert result.exit_code == 0, result.output
-    assert result.output.strip() == str((out / "index.html").resolve())
+    assert result.stdout.strip() == str((out / "index.html").resolve())
+    assert "password: demo" in result.stderr
     assert (out / "study.db").exists()
     assert (out / "figures" / "strength.svg").exists()
 

@@ -7,6 +7,7 @@ import pytest
 from click.testing import CliRunner
 
 from nmmstrial.cli import cli
+from nmmstrial.conduct import new_user
 from nmmstrial.store import (
     AuditEntry,
     Author,
@@ -20,10 +21,14 @@ from nmmstrial.store import (
 AUTHOR = Author(user="assessor1", role="assessor", utc="2026-11-25T10:00:00+00:00")
 
 
+# scrypt hashes are slow on purpose: make the users once.
+USERS = [new_user(role, role, "s3cret") for role in ("monitor", "unblinded_physician")]
+
+
 @pytest.fixture
 def db(tmp_path, small_study):
     path = tmp_path / "study.db"
-    write_study(small_study, path, author=AUTHOR)
+    write_study(small_study, path, author=AUTHOR, users=USERS)
     return path
 
 
@@ -47,7 +52,8 @@ def _sql(path, *statements):
 def test_a_written_study_verifies(db, small_study):
     check = _check(db)
     assert check.ok, check.message
-    assert check.entries == sum(len(frame) for frame in small_study.tables.values())
+    rows = sum(len(frame) for frame in small_study.tables.values())
+    assert check.entries == rows + len(USERS)
 
 
 def test_edited_record_is_found(db):
@@ -149,16 +155,22 @@ def test_log_masks_the_allocation_for_blinded_readers(db):
     assert open_[open_["table"] == "allocation"]["new"].str.contains("real_side").all()
 
 
+def _cli(*args, password="s3cret"):
+    return CliRunner().invoke(cli, [str(a) for a in args], env={"NMMSTRIAL_PASSWORD": password})
+
+
 def test_cli_verify_exit_codes(db):
-    result = CliRunner().invoke(cli, ["audit", "verify", str(db)])
+    result = _cli("audit", "verify", db, "--user", "monitor")
     assert result.exit_code == 0, result.output
     assert "intact" in result.output
     _sql(db, "DELETE FROM audit WHERE seq = 2")
-    result = CliRunner().invoke(cli, ["audit", "verify", str(db)])
+    result = _cli("audit", "verify", db, "--user", "monitor")
     assert result.exit_code == 1
     assert "first broken link: record 2" in result.output
-    result = CliRunner().invoke(cli, ["audit", "log", str(db), "--json"])
-    records = json.loads(result.output)
+
+
+def test_cli_log_masks_for_blinded_roles_only(db):
+    blinded = json.loads(_cli("audit", "log", db, "--user", "monitor", "--json").output)
     assert {
         "seq",
         "utc",
@@ -174,4 +186,15 @@ def test_cli_verify_exit_codes(db):
         "reason",
         "prev_hash",
         "hash",
-    } <= set(records[0])
+    } <= set(blinded[0])
+    assert "real_side" not in json.dumps(blinded)
+    unblinded = _cli("audit", "log", db, "--user", "unblinded_physician", "--json").output
+    assert "real_side" in unblinded
+
+
+def test_cli_wrong_password_prints_nothing(db):
+    result = _cli("audit", "log", db, "--user", "monitor", "--json", password="wrong")
+    assert result.exit_code == 1
+    assert result.output.strip() == "Error: login failed: unknown user or wrong password"
+    result = _cli("audit", "log", db, "--user", "nobody", "--json")
+    assert result.output.strip() == "Error: login failed: unknown user or wrong password"

@@ -9,6 +9,7 @@ import click
 from ..errors import NmmstrialError
 from ..store import audit_log, open_study_db, verify_audit
 from ..store.engine import describe
+from .auth import login, user_option
 from .output import emit
 
 
@@ -19,8 +20,12 @@ def audit() -> None:
 
 @audit.command("verify")
 @click.argument("study_db")
-def verify(study_db: str) -> None:
-    """Recompute the hash chain and check the data against it; exit 0 only when intact."""
+@user_option
+def verify(study_db: str, user_name: str) -> None:
+    """Recompute the hash chain and check the data against it; exit 0 only when intact.
+
+    Any role may verify: it prints no trial values."""
+    login(study_db, user_name)
     engine = open_study_db(study_db)
     try:
         with engine.connect() as connection:
@@ -37,12 +42,15 @@ def verify(study_db: str) -> None:
 @click.argument("study_db")
 @click.option("--patient", help="Only the records of this patient.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
-def log(study_db: str, patient: str | None, as_json: bool) -> None:
-    """List the audit trail in chain order (values that tell the allocation are masked)."""
+@user_option
+def log(study_db: str, patient: str | None, as_json: bool, user_name: str) -> None:
+    """List the audit trail in chain order; for blinded roles, values that tell the
+    allocation are masked."""
+    user = login(study_db, user_name)
     engine = open_study_db(study_db)
     try:
         with engine.connect() as connection:
-            frame = audit_log(connection, patient=patient, blinded=True)
+            frame = audit_log(connection, patient=patient, blinded=user.blinded)
     finally:
         engine.dispose()
     records = json.loads(frame.to_json(orient="records"))

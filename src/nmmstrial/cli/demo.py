@@ -12,6 +12,7 @@ from ..protocol import reference_protocol
 from ..report import write_report
 from ..simulate import simulate_trial
 from ..store import read_study, write_study
+from .auth import demo_users
 
 
 @click.command()
@@ -30,9 +31,12 @@ def demo(out: Path, seed: int) -> None:
         task = progress.add_task("simulating the reference trial", total=3)
         study = simulate_trial(reference_protocol(), seed=seed)
         progress.update(task, advance=1, description="storing it in study.db")
-        write_study(study, out / "study.db", overwrite=True)
+        users, password = demo_users()
+        write_study(study, out / "study.db", overwrite=True, users=users)
         progress.update(task, advance=1, description="writing the report")
         # The report is written from what was stored, so the demo shows the round trip.
         index = write_report(read_study(out / "study.db"), out)
         progress.update(task, advance=1)
     click.echo(str(index.resolve()))
+    names = ", ".join(u.name for u in users)
+    click.echo(f"users of {out / 'study.db'}: {names}; password: {password}", err=True)

@@ -10,6 +10,7 @@ from ..protocol import load_protocol, reference_protocol
 from ..simulate import simulate_trial
 from ..store import write_study
 from ..store.engine import describe
+from .auth import demo_users
 
 
 @click.command()
@@ -27,5 +28,8 @@ def simulate(out: str, seed: int, patients: int, protocol_path: Path | None, for
     """Simulate a study calibrated to the reference paper and store it (no report)."""
     proto = load_protocol(protocol_path) if protocol_path else reference_protocol()
     study = simulate_trial(proto, n_patients=patients, seed=seed)
-    write_study(study, out, overwrite=force)
+    users, password = demo_users()
+    write_study(study, out, overwrite=force, users=users)
     click.echo(describe(out))  # a URL is printed without its password
+    names = ", ".join(u.name for u in users)
+    click.echo(f"users: {names}; password: {password}", err=True)

@@ -2,7 +2,7 @@
 
 from .audit import AuditCheck, AuditEntry, append_audit, audit_log, verify_audit
 from .engine import create_study_db, head_revision, make_engine, open_study_db
-from .io import Author, read_study, write_study
+from .io import Author, add_user, read_study, study_users, write_study
 from .schema import NO_SIDE, metadata
 
 __all__ = [
@@ -10,6 +10,7 @@ __all__ = [
     "AuditCheck",
     "AuditEntry",
     "Author",
+    "add_user",
     "append_audit",
     "audit_log",
     "create_study_db",
@@ -18,6 +19,7 @@ __all__ = [
     "metadata",
     "open_study_db",
     "read_study",
+    "study_users",
     "verify_audit",
     "write_study",
 ]

@@ -162,9 +162,11 @@ def verify_audit(connection: Connection) -> AuditCheck:
         if entry_hash(row.seq, _entry(row), prev) != row.hash:
             return AuditCheck(False, len(rows), row.seq, f"record {row.seq} was altered")
         prev = row.hash
-        if row.table_name and row.record and row.field is None:
+        if row.table_name not in trial_tables or not row.record:
+            continue  # users, reveals, locks: chained, but not trial data
+        if row.field is None:
             state[(row.table_name, row.record)] = (row.seq, row.new)
-        elif row.table_name and row.record:
+        else:
             current = state.get((row.table_name, row.record), (row.seq, None))[1]
             values = json.loads(current) if current else {}
             values[row.field] = json.loads(row.new) if row.new is not None else None

@@ -12,6 +12,7 @@ import datetime as dt
 import json
 import os
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,10 +23,11 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection, delete, select
 from sqlalchemy.exc import SQLAlchemyError
 
+from ..conduct.users import UserRecord
 from ..errors import StoreError
 from ..protocol import Protocol, protocol_from_text
 from ..study import TABLES, Study
-from .audit import append_audit, row_entries
+from .audit import AuditEntry, append_audit, row_entries
 from .engine import (
     Target,
     check_study_db,
@@ -36,7 +38,15 @@ from .engine import (
     open_study_db,
     sqlite_path,
 )
-from .schema import KEYS, NO_SIDE, SIDE_OPTIONAL, metadata, study_table, trial_tables
+from .schema import (
+    KEYS,
+    NO_SIDE,
+    SIDE_OPTIONAL,
+    metadata,
+    study_table,
+    trial_tables,
+    users_table,
+)
 
 
 def protocol_yaml(protocol: Protocol) -> str:
@@ -96,6 +106,63 @@ class Author:
         return cls(user, role, dt.datetime.now(dt.UTC).isoformat(timespec="seconds"))
 
 
+def _insert_users(connection: Connection, users: Sequence[UserRecord], author: Author) -> None:
+    """Users in the same transaction as the study; the trail names them, never the hash."""
+    if not users:
+        return
+    connection.execute(
+        users_table.insert(),
+        [{"name": u.name, "role": u.role, "password_hash": u.password_hash} for u in users],
+    )
+    append_audit(
+        connection,
+        [
+            AuditEntry(
+                utc=author.utc,
+                user=author.user,
+                role=author.role,
+                action="user-add",
+                table="users",
+                record=u.name,
+                new=u.role,
+            )
+            for u in users
+        ],
+    )
+
+
+def add_user(target: Target, record: UserRecord, author: Author) -> None:
+    """Add one user to an existing study, audited, in one transaction."""
+    label = describe(target)
+    engine = open_study_db(target)
+    try:
+        with engine.begin() as connection:
+            if record.name in read_users(connection):
+                raise StoreError(f"{label}: user {record.name!r} already exists")
+            _insert_users(connection, [record], author)
+    except SQLAlchemyError as error:
+        raise StoreError(f"{label}: cannot add the user: {error_line(error)}") from error
+    finally:
+        engine.dispose()
+
+
+def study_users(target: Target) -> dict[str, UserRecord]:
+    """The users of the study at `target`, for logging in."""
+    engine = open_study_db(target)
+    try:
+        with engine.connect() as connection:
+            return read_users(connection)
+    finally:
+        engine.dispose()
+
+
+def read_users(connection: Connection) -> dict[str, UserRecord]:
+    rows = connection.execute(
+        select(users_table.c.name, users_table.c.role, users_table.c.password_hash)
+    ).all()
+    return {row.name: UserRecord(row.name, row.role, row.password_hash) for row in rows}
+
+
 def _insert(connection: Connection, study: Study, label: str, author: Author) -> None:
     meta = _meta_json(study.meta, label)
     connection.execute(
@@ -123,7 +190,9 @@ def _remove_sqlite_files(path: Path) -> None:
         Path(f"{path}{suffix}").unlink(missing_ok=True)
 
 
-def _write_sqlite(study: Study, path: Path, overwrite: bool, author: Author) -> None:
+def _write_sqlite(
+    study: Study, path: Path, overwrite: bool, author: Author, users: Sequence[UserRecord]
+) -> None:
     """Build the database in a temporary file beside `path`, then move it into place."""
     if path.exists() and not overwrite:
         raise StoreError(
@@ -137,6 +206,7 @@ def _write_sqlite(study: Study, path: Path, overwrite: bool, author: Author) -> 
         try:
             with engine.begin() as connection:
                 migrate(connection)
+                _insert_users(connection, users, author)
                 _insert(connection, study, str(path), author)
         finally:
             # Closing the last connection checkpoints the WAL into the file itself.
@@ -155,7 +225,9 @@ def _write_sqlite(study: Study, path: Path, overwrite: bool, author: Author) -> 
         raise
 
 
-def _write_url(study: Study, target: Target, overwrite: bool, author: Author) -> None:
+def _write_url(
+    study: Study, target: Target, overwrite: bool, author: Author, users: Sequence[UserRecord]
+) -> None:
     """Write in one transaction: on any error the database is left as it was."""
     label = describe(target)
     engine = make_engine(target)
@@ -171,6 +243,7 @@ def _write_url(study: Study, target: Target, overwrite: bool, author: Author) ->
                 check_study_db(connection, label)
                 for table in reversed(metadata.sorted_tables):
                     connection.execute(delete(table))
+            _insert_users(connection, users, author)
             _insert(connection, study, label, author)
     except SQLAlchemyError as error:
         raise StoreError(f"{label}: cannot write the study: {error_line(error)}") from error
@@ -179,7 +252,12 @@ def _write_url(study: Study, target: Target, overwrite: bool, author: Author) ->
 
 
 def write_study(
-    study: Study, target: Target, *, overwrite: bool = False, author: Author | None = None
+    study: Study,
+    target: Target,
+    *,
+    overwrite: bool = False,
+    author: Author | None = None,
+    users: Sequence[UserRecord] = (),
 ) -> Target:
     """Write `study` to a new database at `target` (a SQLite path or a URL); return `target`.
 
@@ -187,7 +265,8 @@ def write_study(
     and renamed into place at the end, so a failure leaves no file behind; another
     database is written in one transaction. An existing study is replaced (a new study,
     audit trail included) only with `overwrite=True`. Every row written gets its audit
-    record, by `author` (default "nmmstrial" as admin, now), in the same transaction.
+    record, by `author` (default "nmmstrial" as admin, now), in the same transaction;
+    so do the study's `users` (stored with their password hashes only).
     """
     author = author or Author.now("nmmstrial", "admin")
     label = describe(target)
@@ -195,9 +274,9 @@ def write_study(
         _check_keys(study.tables[name], name, label)
     path = sqlite_path(target)
     if path is not None:
-        _write_sqlite(study, path, overwrite, author)
+        _write_sqlite(study, path, overwrite, author, users)
     else:
-        _write_url(study, target, overwrite, author)
+        _write_url(study, target, overwrite, author, users)
     return target
 
 

@@ -146,3 +146,19 @@ audit_table = Table(
     Column("prev_hash", Text, nullable=False),
     Column("hash", Text, nullable=False),
 )
+
+
+# Users of the study: the password only as a salted scrypt hash (conduct/users.py).
+users_table = Table(
+    "users",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", Text, nullable=False, unique=True),
+    Column("role", Text, nullable=False),
+    Column("password_hash", Text, nullable=False),
+    CheckConstraint(
+        "role IN ('statistician', 'unblinded_physician', 'assessor', 'electrophysiologist', "
+        "'lab', 'monitor', 'admin')",
+        name="role_is_known",
+    ),
+)
