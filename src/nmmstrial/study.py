@@ -14,6 +14,7 @@ import pandas as pd
 
 from .errors import InvalidValueError
 from .protocol import Protocol
+from .tidy import ARM_CODES, ARMS
 
 # dtype per column: "string", "Int64", "float64", "boolean" (pandas nullable types,
 # so a missing value stays missing and never becomes 0 or "nan").
@@ -38,6 +39,7 @@ TABLES: dict[str, dict[str, tuple[str, str]]] = {
             "string",
             "side that received real stimulation (sealed: unblinded roles only)",
         ),
+        "real_code": ("string", "the code (X or Y) standing for the real arm when blinded"),
     },
     "visits": {
         "patient": ("string", "study id"),
@@ -121,16 +123,35 @@ class Study:
         raise AttributeError(name)
 
 
-def with_arm(frame: pd.DataFrame, allocation: pd.DataFrame) -> pd.DataFrame:
-    """Add `arm` (real / sham) to a frame with `patient` and `side`, from the allocation.
+def arm_codes(allocation: pd.DataFrame) -> dict[str, str]:
+    """{"real": code, "sham": other code}: the sealed key of the blinded X / Y labels.
 
-    Rows without a side (per-patient measures) get a missing arm. Unblinded use only:
-    the allocation is sealed in a running trial.
+    The code of the real arm is drawn at randomization and kept with the allocation, so
+    knowing the convention of another study tells nothing; a list without one (older
+    studies) uses X for real.
     """
+    codes = allocation["real_code"].dropna().unique() if "real_code" in allocation else []
+    if len(codes) > 1:
+        raise InvalidValueError("allocation: more than one code for the real arm")
+    real = str(codes[0]) if len(codes) else ARM_CODES[0]
+    if real not in ARM_CODES:
+        raise InvalidValueError(f"allocation: real_code {real!r} is not X or Y")
+    return {"real": real, "sham": ARM_CODES[1 - ARM_CODES.index(real)]}
+
+
+def with_arm(frame: pd.DataFrame, allocation: pd.DataFrame, *, coded: bool = False) -> pd.DataFrame:
+    """Add `arm` to a frame with `patient` and `side`, from the allocation: real / sham,
+    or with `coded`, the blinded codes X / Y (the same code for the same arm throughout).
+
+    Rows without a side (per-patient measures) get a missing arm. The allocation is
+    sealed in a running trial: only the conduct and output layers call this, and they
+    show blinded users the codes only.
+    """
+    labels = arm_codes(allocation) if coded else {arm: arm for arm in ARMS}
     real = allocation.set_index("patient")["real_side"]
     side_real = frame["patient"].map(real)
     arm = pd.Series(pd.NA, index=frame.index, dtype="string")
-    has_side = frame["side"].notna()
-    arm[has_side & (frame["side"] == side_real)] = "real"
-    arm[has_side & (frame["side"] != side_real)] = "sham"
+    has_side = frame["side"].notna() & side_real.notna()
+    arm[has_side & (frame["side"] == side_real)] = labels["real"]
+    arm[has_side & (frame["side"] != side_real)] = labels["sham"]
     return frame.assign(arm=arm)

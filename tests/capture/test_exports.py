@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 
 import numpy as np
@@ -12,7 +13,7 @@ from nmmstrial.capture import export_study
 from nmmstrial.errors import InvalidValueError, NmmstrialError
 from nmmstrial.protocol import reference_protocol
 from nmmstrial.simulate import simulate_trial
-from nmmstrial.study import TABLES, Study, conform
+from nmmstrial.study import TABLES, Study, arm_codes, conform, with_arm
 
 TABLE_FILES = [f"{table}.csv" for table in TABLES]
 
@@ -43,7 +44,7 @@ def thirds() -> Study:
 
 
 def test_writes_one_file_per_table_then_dictionary_and_readme(tmp_path, study):
-    paths = export_study(study, tmp_path / "out")
+    paths = export_study(study, tmp_path / "out", blinded=False)
     assert [p.name for p in paths] == [*TABLE_FILES, "dictionary.csv", "README.md"]
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(p.name for p in paths)
 
@@ -56,7 +57,7 @@ def test_same_study_gives_the_same_bytes(tmp_path, study):
 
 
 def test_tables_read_back_exactly(tmp_path, study):
-    export_study(study, tmp_path)
+    export_study(study, tmp_path, blinded=False)
     for table, spec in TABLES.items():
         got = pd.read_csv(tmp_path / f"{table}.csv", dtype={c: d for c, (d, _) in spec.items()})
         pd.testing.assert_frame_equal(conform(got, table), study.tables[table], check_exact=True)
@@ -65,23 +66,27 @@ def test_tables_read_back_exactly(tmp_path, study):
 def test_floats_keep_full_precision_and_missing_side_is_empty(tmp_path, thirds):
     export_study(thirds, tmp_path)
     lines = (tmp_path / "observations.csv").read_text().splitlines()
-    assert lines == [
-        "patient,side,time,measure,value",
-        f"P01,left,T0,mrc_fcr,{11 / 3!r}",
-        f"P01,right,T0,mrc_fcr,{0.1 + 0.2!r}",
-        "P01,,T0,fvc_pct,",
+    assert lines == [  # no allocation in this fixture: the arm is empty
+        "patient,side,time,measure,value,arm",
+        f"P01,left,T0,mrc_fcr,{11 / 3!r},",
+        f"P01,right,T0,mrc_fcr,{0.1 + 0.2!r},",
+        "P01,,T0,fvc_pct,,",
     ]
     assert pd.read_csv(tmp_path / "observations.csv")["value"].iloc[0] == 11 / 3
 
 
 def test_dictionary_lists_every_column_and_measure(tmp_path, study):
-    export_study(study, tmp_path)
+    export_study(study, tmp_path, blinded=False)
     dictionary = pd.read_csv(tmp_path / "dictionary.csv", keep_default_na=False)
     columns = dictionary[dictionary["measure"] == ""]
     assert list(zip(columns["table"], columns["column"], strict=True)) == [
-        (table, column) for table, spec in TABLES.items() for column in spec
+        *((table, column) for table, spec in TABLES.items() for column in spec),
+        ("observations", "arm"),
     ]
-    assert columns["dtype"].tolist() == [d for spec in TABLES.values() for d, _ in spec.values()]
+    assert columns["dtype"].tolist() == [
+        *(d for spec in TABLES.values() for d, _ in spec.values()),
+        "string",
+    ]
     assert (columns["description"] != "").all()
     measures = dictionary[dictionary["measure"] != ""].set_index("measure")
     assert measures.index.tolist() == [m.name for m in study.protocol.measures]
@@ -97,7 +102,7 @@ def test_dictionary_lists_every_column_and_measure(tmp_path, study):
 
 
 def test_readme_names_the_study_and_its_origin(tmp_path, study, thirds):
-    export_study(study, tmp_path / "sim")
+    export_study(study, tmp_path / "sim", blinded=False)
     readme = (tmp_path / "sim" / "README.md").read_text()
     assert readme.startswith(f"# {study.protocol.name}: data export\n")
     assert "Simulated: yes, seed 7." in readme
@@ -108,8 +113,8 @@ def test_readme_names_the_study_and_its_origin(tmp_path, study, thirds):
 
 
 def test_parquet_round_trip_and_same_bytes(tmp_path, study):
-    first = export_study(study, tmp_path / "a", fmt="parquet")
-    second = export_study(study, tmp_path / "b", fmt="parquet")
+    first = export_study(study, tmp_path / "a", fmt="parquet", blinded=False)
+    second = export_study(study, tmp_path / "b", fmt="parquet", blinded=False)
     assert [p.name for p in first] == [
         *(f"{t}.parquet" for t in TABLES),
         "dictionary.parquet",
@@ -135,3 +140,25 @@ def test_unknown_format_names_the_allowed_ones(tmp_path, study):
     ):
         export_study(study, tmp_path, fmt="xlsx")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_blinded_export_names_no_arm_and_no_stimulated_side(tmp_path, study):
+    paths = export_study(study, tmp_path)  # blinded is the default
+    assert "allocation.csv" not in [p.name for p in paths]
+    for path in paths:
+        text = path.read_text()
+        assert not re.search(r"\b(real|sham)\b", text, flags=re.IGNORECASE), path.name
+        assert "real_side" not in text and "real_code" not in text
+    obs = pd.read_csv(tmp_path / "observations.csv")
+    codes = arm_codes(study.allocation)
+    assert set(obs["arm"].dropna()) == {"X", "Y"}
+    # The same code means the same arm for every patient.
+    truth = with_arm(study.observations, study.allocation)["arm"].map(codes)
+    assert obs["arm"].fillna("").tolist() == truth.fillna("").tolist()
+
+
+def test_unblinded_export_names_the_arms(tmp_path, study):
+    export_study(study, tmp_path, blinded=False)
+    obs = pd.read_csv(tmp_path / "observations.csv")
+    assert set(obs["arm"].dropna()) == {"real", "sham"}
+    assert (tmp_path / "allocation.csv").exists()

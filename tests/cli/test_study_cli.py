@@ -28,7 +28,7 @@ def test_simulate_export_report(tmp_path):
     for column in ("patient", "age", "sex", "disease_duration_months", "alsfrs_r", "fvc_pct"):
         assert column in patients.columns
     obs = pd.read_csv(tmp_path / "export" / "observations.csv")
-    assert list(obs.columns) == ["patient", "side", "time", "measure", "value"]
+    assert list(obs.columns) == ["patient", "side", "time", "measure", "value", "arm"]
     assert (tmp_path / "export" / "dictionary.csv").exists()
 
     result = run("report", db, "--out", tmp_path / "report")
@@ -114,3 +114,24 @@ def test_analyze_writes_csv_and_json(tmp_path):
     assert result.exit_code == 0
     assert "Mann-Whitney U" in result.output
     assert "p = 0.71" in result.output
+
+
+def test_export_is_blinded_unless_an_unblinded_user_asks(tmp_path):
+    db = tmp_path / "study.db"
+    assert run("simulate", "--out", db, "--seed", 3).exit_code == 0
+    env = {"NMMSTRIAL_PASSWORD": "demo"}
+    for user, blinded in (("assessor", True), ("unblinded_physician", False), (None, True)):
+        out = tmp_path / f"export-{user}"
+        args = ["export", str(db), "--out", str(out)] + (["--user", user] if user else [])
+        result = CliRunner().invoke(cli, args, env=env)
+        assert result.exit_code == 0, result.output
+        arms = set(pd.read_csv(out / "observations.csv")["arm"].dropna())
+        assert arms == ({"X", "Y"} if blinded else {"real", "sham"})
+        assert (out / "allocation.csv").exists() is not blinded
+    bad = CliRunner().invoke(
+        cli,
+        ["export", str(db), "--out", str(tmp_path / "x"), "--user", "assessor"],
+        env={"NMMSTRIAL_PASSWORD": "nope"},
+    )
+    assert bad.exit_code == 1
+    assert not (tmp_path / "x").exists()

@@ -161,7 +161,12 @@ def _adverse_events() -> pd.DataFrame:
 
 def make_study(**meta) -> Study:
     allocation = pd.DataFrame(
-        {"patient": list(REAL_SIDE), "sequence": range(1, 7), "real_side": list(REAL_SIDE.values())}
+        {
+            "patient": list(REAL_SIDE),
+            "sequence": range(1, 7),
+            "real_side": list(REAL_SIDE.values()),
+            "real_code": "X",
+        }
     )
     tables = {
         "patients": PATIENTS,

@@ -22,7 +22,7 @@ def strength(study):
 
 
 def test_strength_figure_plots_the_means_by_arm(study, strength):
-    fig = strength_figure(strength, study.protocol, arm_labels(study.meta))
+    fig = strength_figure(strength, study.protocol, arm_labels(study))
     assert isinstance(fig, Figure)
     assert len(fig.axes) == 3
     for ax, measure in zip(fig.axes, STRENGTH, strict=True):
@@ -36,13 +36,13 @@ def test_strength_figure_plots_the_means_by_arm(study, strength):
 
 def test_strength_figure_uses_codes_when_blinded(blinded_study):
     summary = summary_by_arm(blinded_study, STRENGTH, VISITS)
-    fig = strength_figure(summary, blinded_study.protocol, arm_labels(blinded_study.meta))
+    fig = strength_figure(summary, blinded_study.protocol, arm_labels(blinded_study))
     assert [t.get_text() for t in fig.legends[0].get_texts()] == ["X", "Y"]
 
 
 def test_before_after_figure_draws_four_bars_per_measure(study):
     summary = summary_by_arm(study, ["cmap_apb_mv", "cmap_fcr_mv"], ["T0", "T2"])
-    fig = before_after_figure(summary, study.protocol, arm_labels(study.meta))
+    fig = before_after_figure(summary, study.protocol, arm_labels(study))
     assert len(fig.axes) == 2
     heights = [bar.get_height() for bar in fig.axes[0].patches]
     want = summary.query("measure == 'cmap_apb_mv'").set_index(["arm", "time"])["mean"]
@@ -52,7 +52,7 @@ def test_before_after_figure_draws_four_bars_per_measure(study):
 def test_before_after_figure_needs_two_visits(study):
     summary = summary_by_arm(study, ["cmap_apb_mv"], ["T0", "T1", "T2"])
     with pytest.raises(InvalidValueError, match="needs two visits"):
-        before_after_figure(summary, study.protocol, arm_labels(study.meta))
+        before_after_figure(summary, study.protocol, arm_labels(study))
 
 
 def test_flow_figure_shows_every_stage_count(study):
@@ -65,7 +65,7 @@ def test_flow_figure_shows_every_stage_count(study):
 
 @pytest.mark.parametrize("fmt", ["png", "svg"])
 def test_figure_bytes_are_reproducible(study, strength, fmt):
-    labels = arm_labels(study.meta)
+    labels = arm_labels(study)
     first = figure_bytes(strength_figure(strength, study.protocol, labels), fmt)
     second = figure_bytes(strength_figure(strength, study.protocol, labels), fmt)
     assert first == second
@@ -73,11 +73,11 @@ def test_figure_bytes_are_reproducible(study, strength, fmt):
 
 
 def test_svg_carries_no_date(study, strength):
-    svg = figure_bytes(strength_figure(strength, study.protocol, arm_labels(study.meta)), "svg")
+    svg = figure_bytes(strength_figure(strength, study.protocol, arm_labels(study)), "svg")
     assert b"<dc:date>" not in svg
 
 
 def test_figure_bytes_refuses_other_formats(study, strength):
-    fig = strength_figure(strength, study.protocol, arm_labels(study.meta))
+    fig = strength_figure(strength, study.protocol, arm_labels(study))
     with pytest.raises(InvalidValueError, match="'pdf' is not one of png, svg"):
         figure_bytes(fig, "pdf")

@@ -5,6 +5,7 @@ import pytest
 from nmmstrial.errors import InvalidValueError
 from nmmstrial.protocol import paper_targets
 from nmmstrial.report import adverse_event_counts, arm_labels, flow, summary_by_arm, table1
+from nmmstrial.study import Study
 
 
 def _by_arm(study) -> pd.DataFrame:
@@ -179,9 +180,16 @@ def test_flow_labels_code_the_arms_when_blinded(blinded_study):
     assert not labels.str.contains("real|sham").any()
 
 
-def test_arm_labels():
-    assert arm_labels({"simulated": True}) == {"real": "real", "sham": "sham"}
-    assert arm_labels({"blinded": True}) == {"real": "X", "sham": "Y"}
+def test_arm_labels(study, blinded_study):
+    assert arm_labels(study) == {"real": "real", "sham": "sham"}
+    assert arm_labels(blinded_study) == {"real": "X", "sham": "Y"}  # the fixture's sealed code
+    swapped = blinded_study.allocation.assign(real_code="Y")
+    again = Study(
+        protocol=blinded_study.protocol,
+        meta=blinded_study.meta,
+        tables={**blinded_study.tables, "allocation": swapped},
+    )
+    assert arm_labels(again) == {"real": "Y", "sham": "X"}
 
 
 def test_adverse_events_are_counted_by_term_severity_relatedness_and_arm(study):

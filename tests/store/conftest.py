@@ -40,6 +40,7 @@ def study() -> Study:
             "patient": ["P01", "P02", "P03", None],
             "sequence": [1, 2, 3, 4],
             "real_side": ["left", "right", "right", "left"],
+            "real_code": ["Y"] * 4,
         }
     )
     visits = pd.DataFrame(

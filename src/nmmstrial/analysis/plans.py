@@ -18,8 +18,8 @@ import pandas as pd
 
 from ..errors import InvalidValueError
 from ..protocol import paper_targets
-from ..study import Study, with_arm
-from ..tidy import ARM_CODES, ARMS
+from ..study import Study, arm_codes, with_arm
+from ..tidy import ARMS
 from .anova import rm_anova
 from .mixed import mixed_model
 from .multiplicity import adjust_p
@@ -89,7 +89,7 @@ def run_plan(study: Study, plan: str) -> PlanResult:
     if plan not in PLANS:
         raise InvalidValueError(f"plan {plan!r} is not one of {', '.join(PLANS)}")
     obs = _clinical(study)
-    labels = dict(zip(ARMS, ARM_CODES if study.meta.get("blinded") else ARMS, strict=True))
+    labels = arm_codes(study.allocation) if study.meta.get("blinded") else {a: a for a in ARMS}
     build: Callable[[pd.DataFrame], tuple[list[dict], list[str]]] = (
         _paper_plan if plan == "paper" else _recommended_plan
     )

@@ -15,7 +15,7 @@ import pandas as pd
 
 from ..errors import InvalidValueError, NmmstrialError
 from ..protocol import Protocol
-from ..study import TABLES, Study
+from ..study import TABLES, Study, with_arm
 
 FORMATS = ("csv", "parquet")
 
@@ -79,7 +79,7 @@ def data_dictionary(protocol: Protocol) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=list(DICTIONARY_COLUMNS)).astype(DICTIONARY_COLUMNS)
 
 
-def _readme(study: Study, files: list[str], fmt: str) -> str:
+def _readme(study: Study, files: list[str], fmt: str, blinded: bool) -> str:
     protocol = study.protocol
     simulated = bool(study.meta.get("simulated", False))
     seed = study.meta.get("seed")
@@ -101,10 +101,15 @@ def _readme(study: Study, files: list[str], fmt: str) -> str:
     lines = [
         f"# {protocol.name}: data export",
         "",
-        *([protocol.title, ""] if protocol.title else []),
+        # A title may name the arms ("sham-controlled"): a blinded export names none.
+        *([protocol.title, ""] if protocol.title and not blinded else []),
         origin,
         "",
         f"Format: {layout}",
+        "",
+        "Blinded export: arms appear as the codes X and Y only."
+        if blinded
+        else "Unblinded export: arms are named, and the allocation is included.",
         "",
         "| file | what |",
         "|---|---|",
@@ -130,12 +135,24 @@ def _write(frame: pd.DataFrame, path: Path, fmt: str) -> None:
         frame.to_parquet(path, index=False, engine="pyarrow")
 
 
-def export_study(study: Study, out_dir: str | os.PathLike[str], *, fmt: str = "csv") -> list[Path]:
+ARM_DESCRIPTION = {
+    False: "arm of this side: real or sham stimulation (from the allocation)",
+    True: "arm code of this side: X or Y, the same code for the same arm in every patient",
+}
+SEALED = ("allocation",)
+
+
+def export_study(
+    study: Study, out_dir: str | os.PathLike[str], *, fmt: str = "csv", blinded: bool = True
+) -> list[Path]:
     """Write `study` to `out_dir` as tidy files; return the paths written, in order.
 
     Files: one per table of `TABLES` (`patients.csv`, `observations.csv`, ...), then
-    `dictionary.<fmt>` (see `data_dictionary`) and `README.md`. Existing files of the
-    same names are replaced. The allocation is included: this export is unblinded.
+    `dictionary.<fmt>` (see `data_dictionary`) and `README.md`. `observations` gains an
+    `arm` column. Blinded (the default): arms are the codes X / Y, the allocation is
+    left out, and no file, column or value names the real or sham arm or the
+    stimulated side. Unblinded: real / sham, and the allocation is included. Existing
+    files of the same names are replaced.
     """
     if fmt not in FORMATS:
         raise InvalidValueError(
@@ -144,8 +161,20 @@ def export_study(study: Study, out_dir: str | os.PathLike[str], *, fmt: str = "c
     if fmt == "parquet":
         _require_pyarrow()
     out = Path(out_dir)
-    frames = {f"{table}.{fmt}": study.tables[table] for table in TABLES}
-    frames[f"dictionary.{fmt}"] = data_dictionary(study.protocol)
+    tables = [t for t in TABLES if not (blinded and t in SEALED)]
+    frames = {f"{table}.{fmt}": study.tables[table] for table in tables}
+    observations = with_arm(study.observations, study.allocation, coded=blinded)
+    frames[f"observations.{fmt}"] = observations
+    dictionary = data_dictionary(study.protocol)
+    dictionary = dictionary[dictionary["table"].isin(tables)]
+    arm_row = {
+        "table": "observations",
+        "column": "arm",
+        "dtype": "string",
+        "description": ARM_DESCRIPTION[blinded],
+    }
+    dictionary = pd.concat([dictionary, pd.DataFrame([arm_row])], ignore_index=True)
+    frames[f"dictionary.{fmt}"] = dictionary.astype(DICTIONARY_COLUMNS)
     written = []
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -153,7 +182,9 @@ def export_study(study: Study, out_dir: str | os.PathLike[str], *, fmt: str = "c
             _write(frame, out / name, fmt)
             written.append(out / name)
         readme = out / "README.md"
-        readme.write_text(_readme(study, list(frames), fmt), encoding="utf-8", newline="\n")
+        readme.write_text(
+            _readme(study, list(frames), fmt, blinded), encoding="utf-8", newline="\n"
+        )
     except OSError as error:
         raise NmmstrialError(
             f"{out}: cannot write the export: {error.strerror or error}"

@@ -8,6 +8,7 @@ import click
 
 from ..capture.exports import export_study
 from ..store import read_study
+from .auth import login
 
 
 @click.command()
@@ -16,8 +17,18 @@ from ..store import read_study
 @click.option(
     "--format", "fmt", type=click.Choice(["csv", "parquet"]), default="csv", show_default=True
 )
-def export(study_db: str, out: Path, fmt: str) -> None:
-    """Write STUDY_DB's tables (patients, observations, ...) as tidy files in OUT."""
-    written = export_study(read_study(study_db), out, fmt=fmt)
+@click.option(
+    "--user",
+    "user_name",
+    help="Your user name; unblinded roles get real / sham and the allocation. "
+    "Without it, the export is blinded.",
+)
+def export(study_db: str, out: Path, fmt: str, user_name: str | None) -> None:
+    """Write STUDY_DB's tables (patients, observations, ...) as tidy files in OUT.
+
+    Blinded (every role but the unblinded physician, and no --user): arms are the codes
+    X / Y and the allocation is left out."""
+    blinded = login(study_db, user_name).blinded if user_name else True
+    written = export_study(read_study(study_db), out, fmt=fmt, blinded=blinded)
     for path in written:
         click.echo(str(path))

@@ -225,7 +225,7 @@ def _render(study: Study) -> tuple[str, list[_Figure]]:
             "the study has no patients: nothing to report; simulate or import data first"
         )
     meta, protocol = study.meta, study.protocol
-    labels = tables.arm_labels(meta)
+    labels = tables.arm_labels(study)
     n_patients = len(study.patients)
 
     t1 = tables.table1(study)

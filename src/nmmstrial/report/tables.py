@@ -8,15 +8,14 @@ Pure functions of a `Study`: frames in, frames out, nothing formatted. Arms are
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from ..errors import InvalidValueError
 from ..protocol import Protocol, paper_targets
-from ..study import Study, with_arm
-from ..tidy import ARM_CODES, ARMS
+from ..study import Study, arm_codes, with_arm
+from ..tidy import ARMS
 
 # Table 1's per-patient rows: patients column -> (label, unit, key in targets.yaml).
 PATIENT_CHARACTERISTICS: tuple[tuple[str, str, str, str], ...] = (
@@ -68,14 +67,15 @@ def plural(count: int, noun: str) -> str:
     return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
-def arm_labels(meta: dict[str, Any]) -> dict[str, str]:
-    """How the page names the arms: real / sham, or X / Y when `meta["blinded"]` is true.
+def arm_labels(study: Study) -> dict[str, str]:
+    """How the page names the arms: real / sham, or the sealed X / Y codes when
+    `meta["blinded"]` is true (the page never prints which code is which).
 
-    A simulated study is unblinded by construction; a blinded audience sees codes only,
-    and the page never prints which code is which.
+    A simulated study is unblinded by construction; a blinded audience sees codes only.
     """
-    codes = ARM_CODES if meta.get("blinded") else ARMS
-    return dict(zip(ARMS, codes, strict=True))
+    if study.meta.get("blinded"):
+        return arm_codes(study.allocation)
+    return dict(zip(ARMS, ARMS, strict=True))
 
 
 def _describe(values: pd.Series) -> tuple[int, float, float]:
@@ -195,7 +195,7 @@ def flow(study: Study) -> pd.DataFrame:
     Returns columns: stage (a stable key), label, patients, arms.
     """
     patients, allocation = study.patients, study.allocation
-    real = arm_labels(study.meta)["real"]
+    real = arm_labels(study)["real"]
     rows: list[tuple[str, str, int, int]] = []
 
     def add(stage: str, label: str, ids: Iterable[str], arms: int | None = None) -> None:

@@ -110,6 +110,8 @@ class _Simulator:
             events += self._adverse_events(patient, days, biopsied=patient not in flow["refused"])
         patients_frame = pd.DataFrame(patients)
         patients_frame["sex"] = self._sexes(n)
+        # Drawn last, so adding it left every other draw of a seed as it was.
+        allocation_frame = pd.DataFrame(allocation).assign(real_code=self.rng.choice(["X", "Y"]))
         meta: dict[str, Any] = {
             "name": self.protocol.name,
             "simulated": True,
@@ -125,7 +127,7 @@ class _Simulator:
             meta=meta,
             tables={
                 "patients": patients_frame,
-                "allocation": pd.DataFrame(allocation),
+                "allocation": allocation_frame,
                 "visits": pd.DataFrame(visits),
                 "observations": pd.DataFrame(observations),
                 "sessions": pd.DataFrame(sessions),
