@@ -8,6 +8,7 @@ import click
 
 from ..errors import NmmstrialError
 from ..store import audit_log, open_study_db, verify_audit
+from ..store.changes import read_meta
 from ..store.engine import describe
 from .auth import login, user_option
 from .output import emit
@@ -50,7 +51,8 @@ def log(study_db: str, patient: str | None, as_json: bool, user_name: str) -> No
     engine = open_study_db(study_db)
     try:
         with engine.connect() as connection:
-            frame = audit_log(connection, patient=patient, blinded=user.blinded)
+            meta = read_meta(connection)
+            frame = audit_log(connection, patient=patient, blinded=not user.sees_arms(meta))
     finally:
         engine.dispose()
     records = json.loads(frame.to_json(orient="records"))

@@ -5,13 +5,17 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
+import pandas as pd
 
 from .. import __version__
+from ..capture.imports import read_assessments_csv
 from ..conduct import ROLES, new_user, require_role
+from ..conduct.data import lock, record_assessments, unblind
 from ..protocol import load_protocol, reference_protocol
 from ..store import Author, add_user, write_study
 from ..store.engine import describe
 from ..study import Study
+from ..tidy import SIDES
 from .auth import NEW_PASSWORD_ENV, login, read_password, user_option
 
 
@@ -57,3 +61,64 @@ def user_add(study_db: str, user_name: str, name: str, role: str) -> None:
     record = new_user(name, role, read_password(NEW_PASSWORD_ENV, confirm=True))
     add_user(study_db, record, Author.now(admin.name, admin.role))
     click.echo(f"{describe(study_db)}: user {name} added as {role}")
+
+
+@conduct.command("assess")
+@click.argument("study_db")
+@user_option
+@click.option("--patient", required=True)
+@click.option("--visit", required=True, help="Visit code, e.g. T1.")
+@click.option("--measure", required=True, help="Measure name, e.g. mrc_fcr.")
+@click.option("--side", type=click.Choice(SIDES), help="For per-side measures.")
+@click.option("--value", required=True, type=float)
+@click.option("--reason", help="Why a stored value changes (required to change one).")
+def assess(study_db, user_name, patient, visit, measure, side, value, reason) -> None:
+    """Enter (or correct, with a reason) one assessment."""
+    user = login(study_db, user_name)
+    row = {"patient": patient, "side": side, "time": visit, "measure": measure,
+           "value": value, "reason": reason}  # fmt: skip
+    counts = record_assessments(
+        study_db, pd.DataFrame([row]), user, Author.now(user.name, user.role), source="assess"
+    )
+    done = next(kind for kind, n in counts.items() if n)
+    click.echo(f"{patient} {visit} {measure}{' ' + side if side else ''} = {value:g}: {done}")
+
+
+@conduct.command("import")
+@click.argument("study_db")
+@click.argument("csv_file", type=click.Path(path_type=Path, dir_okay=False))
+@user_option
+def import_csv(study_db: str, csv_file: Path, user_name: str) -> None:
+    """Import assessments from a CSV (patient,time,measure,side,value[,reason]): all rows
+    or none."""
+    user = login(study_db, user_name)
+    rows = read_assessments_csv(csv_file)
+    counts = record_assessments(
+        study_db, rows, user, Author.now(user.name, user.role), source=str(csv_file)
+    )
+    click.echo(", ".join(f"{n} {kind}" for kind, n in counts.items()))
+
+
+@conduct.command("lock")
+@click.argument("study_db")
+@user_option
+@click.option("--reason", help="Why (e.g. last patient's last visit done).")
+def lock_command(study_db: str, user_name: str, reason: str | None) -> None:
+    """Lock the database (monitor or admin): entries are refused from now on."""
+    user = login(study_db, user_name)
+    anchor = lock(study_db, user, Author.now(user.name, user.role), reason)
+    click.echo(
+        f"{describe(study_db)}: locked; audit anchor: record {anchor['head_seq']}, "
+        f"hash {anchor['head_hash']} (keep it: it shows later truncation of the trail)"
+    )
+
+
+@conduct.command("unblind")
+@click.argument("study_db")
+@user_option
+@click.option("--reason", required=True, help="Why the study is unblinded.")
+def unblind_command(study_db: str, user_name: str, reason: str) -> None:
+    """Unblind the study (admin, after lock): outputs name the arms from now on."""
+    user = login(study_db, user_name)
+    unblind(study_db, user, Author.now(user.name, user.role), reason)
+    click.echo(f"{describe(study_db)}: unblinded")

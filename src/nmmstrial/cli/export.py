@@ -26,9 +26,10 @@ from .auth import login
 def export(study_db: str, out: Path, fmt: str, user_name: str | None) -> None:
     """Write STUDY_DB's tables (patients, observations, ...) as tidy files in OUT.
 
-    Blinded (every role but the unblinded physician, and no --user): arms are the codes
-    X / Y and the allocation is left out."""
-    blinded = login(study_db, user_name).blinded if user_name else True
-    written = export_study(read_study(study_db), out, fmt=fmt, blinded=blinded)
+    Blinded (every role but the unblinded physician until the study is unblinded, and
+    no --user): arms are the codes X / Y and the allocation is left out."""
+    study = read_study(study_db)
+    blinded = not login(study_db, user_name).sees_arms(study.meta) if user_name else True
+    written = export_study(study, out, fmt=fmt, blinded=blinded)
     for path in written:
         click.echo(str(path))

@@ -41,6 +41,10 @@ class User:
     def blinded(self) -> bool:
         return self.role not in UNBLINDED_ROLES
 
+    def sees_arms(self, meta: dict) -> bool:
+        """Real / sham for unblinded roles, and for everyone once the study is unblinded."""
+        return not self.blinded or bool(meta.get("unblinded"))
+
 
 @dataclass(frozen=True)
 class UserRecord:

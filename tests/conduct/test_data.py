@@ -1,0 +1,171 @@
+"""Entering, correcting, importing, locking and unblinding, through the CLI."""
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from nmmstrial.cli import cli
+from nmmstrial.store import read_study
+
+ENV = {"NMMSTRIAL_PASSWORD": "demo"}
+
+
+def run(*args):
+    return CliRunner().invoke(cli, [str(a) for a in args], env=ENV)
+
+
+@pytest.fixture
+def db(tmp_path):
+    path = tmp_path / "study.db"
+    assert run("simulate", "--out", path, "--seed", 4, "--patients", 6).exit_code == 0
+    return path
+
+
+def _value(path, patient, time, measure, side):
+    obs = read_study(path).observations
+    hit = obs[(obs.patient == patient) & (obs.time == time) & (obs.measure == measure)
+              & (obs.side == side)]  # fmt: skip
+    return float(hit["value"].iloc[0])
+
+
+def test_out_of_range_names_patient_visit_measure_and_range(db):
+    before = db.read_bytes()
+    result = run(
+        "conduct",
+        "assess",
+        db,
+        "--user",
+        "assessor",
+        "--patient",
+        "P01",
+        "--visit",
+        "T1",
+        "--measure",
+        "mrc_fcr",
+        "--side",
+        "left",
+        "--value",
+        6,
+    )
+    assert result.exit_code == 1
+    assert "(P01, T1, left), field mrc_fcr: 6 is outside 0-5" in result.output
+    assert db.read_bytes() == before
+
+
+def test_a_change_needs_a_reason_and_is_audited(db):
+    old = _value(db, "P01", "T1", "mrc_fcr", "left")
+    new = 1.0 if old != 1.0 else 2.0
+    args = [
+        "conduct",
+        "assess",
+        db,
+        "--user",
+        "assessor",
+        "--patient",
+        "P01",
+        "--visit",
+        "T1",
+        "--measure",
+        "mrc_fcr",
+        "--side",
+        "left",
+        "--value",
+        new,
+    ]
+    result = run(*args)
+    assert result.exit_code == 1 and "needs a reason" in result.output
+    assert run(*args, "--reason", "re-examined").exit_code == 0
+    assert _value(db, "P01", "T1", "mrc_fcr", "left") == new
+    log = json.loads(
+        run("audit", "log", db, "--user", "monitor", "--patient", "P01", "--json").output
+    )
+    last = log[-1]
+    assert (last["action"], last["field"], last["reason"]) == ("update", "value", "re-examined")
+    assert (json.loads(last["old"]), json.loads(last["new"])) == (old, new)
+    assert run("audit", "verify", db, "--user", "monitor").exit_code == 0
+
+
+def test_role_decides_who_enters_what(db):
+    result = run(
+        "conduct",
+        "assess",
+        db,
+        "--user",
+        "assessor",
+        "--patient",
+        "P01",
+        "--visit",
+        "T2",
+        "--measure",
+        "cmap_apb_mv",
+        "--side",
+        "left",
+        "--value",
+        3,
+    )
+    assert result.exit_code == 1
+    assert "assessor (assessor) may not enter cmap_apb_mv; allowed: electrophysiologist" in (
+        result.output
+    )
+
+
+def test_import_is_all_or_nothing(db, tmp_path):
+    csv = tmp_path / "visit.csv"
+    csv.write_text(
+        "patient,time,measure,side,value\nP02,T1,dynamometer_kg,left,20.5\nP02,T1,mrc_fcr,right,9\n"
+    )
+    before = read_study(db).observations
+    result = run("conduct", "import", db, csv, "--user", "assessor")
+    assert result.exit_code == 1
+    assert "row 2 (P02, T1, right), field mrc_fcr: 9 is outside 0-5" in result.output
+    assert read_study(db).observations.equals(before)
+
+
+def test_lock_refuses_entries_and_logs_the_attempt_then_unblind(db):
+    assert run("conduct", "unblind", db, "--user", "admin", "--reason", "x").exit_code == 1
+    result = run("conduct", "lock", db, "--user", "assessor")
+    assert result.exit_code == 1 and "may not lock" in result.output
+    assert run("conduct", "lock", db, "--user", "monitor", "--reason", "LPLV").exit_code == 0
+    result = run(
+        "conduct",
+        "assess",
+        db,
+        "--user",
+        "assessor",
+        "--patient",
+        "P01",
+        "--visit",
+        "T1",
+        "--measure",
+        "mrc_fcr",
+        "--side",
+        "left",
+        "--value",
+        3,
+        "--reason",
+        "x",
+    )
+    assert result.exit_code == 1 and "locked" in result.output
+    log = json.loads(run("audit", "log", db, "--user", "monitor", "--json").output)
+    assert log[-1]["action"] == "refused"
+    assert run("audit", "verify", db, "--user", "monitor").exit_code == 0
+    # Before unblinding, a blinded user's export shows codes; after it, the arms.
+    out = CliRunner().invoke(
+        cli,
+        ["export", str(db), "--out", str(db.parent / "a"), "--user", "statistician"],
+        env=ENV,
+    )
+    assert out.exit_code == 0
+    assert not (db.parent / "a" / "allocation.csv").exists()
+    assert (
+        run("conduct", "unblind", db, "--user", "admin", "--reason", "final analysis").exit_code
+        == 0
+    )
+    out = CliRunner().invoke(
+        cli,
+        ["export", str(db), "--out", str(db.parent / "b"), "--user", "statistician"],
+        env=ENV,
+    )
+    assert out.exit_code == 0
+    assert (db.parent / "b" / "allocation.csv").exists()
