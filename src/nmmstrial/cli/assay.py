@@ -1,0 +1,17 @@
+"""`nmmstrial assay ...`: the laboratory assays, one subgroup each."""
+
+from __future__ import annotations
+
+import click
+
+from .assay_ephys import ephys
+from .assay_qpcr import qpcr
+
+
+@click.group()
+def assay() -> None:
+    """Laboratory assays: qPCR exports, oocyte voltage clamp, dose-response."""
+
+
+assay.add_command(qpcr)
+assay.add_command(ephys)
