@@ -157,6 +157,29 @@ def _ci(interval: Any) -> tuple[float, float]:
     return float(interval[0]), float(interval[1])
 
 
+def _wilcoxon_row(identity: dict[str, str], result: Any, **extra: Any) -> dict[str, Any]:
+    """A signed-rank test's row: V, p, Hodges-Lehmann with its CI, rank-biserial r."""
+    low, high = _ci(result.ci)
+    r_low, r_high = _ci(result.rank_biserial_ci)
+    return _row(
+        **identity,
+        test="Wilcoxon signed-rank",
+        options=f"{result.method}; estimate: Hodges-Lehmann with its 95% CI",
+        correction="none",
+        n=result.n,
+        statistic=result.statistic,
+        estimate=result.hodges_lehmann,
+        ci_low=low,
+        ci_high=high,
+        effect_size=result.rank_biserial,
+        effect_size_ci_low=r_low,
+        effect_size_ci_high=r_high,
+        effect_size_name="rank-biserial r",
+        p=result.p,
+        **extra,
+    )
+
+
 # -- the paper's plan -------------------------------------------------------------------
 def _paper_plan(obs: pd.DataFrame) -> tuple[list[dict], list[str]]:
     targets = paper_targets()
@@ -303,24 +326,7 @@ def _paper_plan(obs: pd.DataFrame) -> tuple[list[dict], list[str]]:
             with rows.unit(**identity, test="Wilcoxon signed-rank"):
                 wide = _wide(obs, measure, arm).loc[:, ["T0", "T2"]].dropna()
                 result = wilcoxon_paired(wide["T2"], wide["T0"])
-                low, high = _ci(result.ci)
-                rows.append(
-                    _row(
-                        **identity,
-                        test="Wilcoxon signed-rank",
-                        options=f"{result.method}; estimate: Hodges-Lehmann with its 95% CI",
-                        correction="none",
-                        n=result.n,
-                        statistic=result.statistic,
-                        estimate=result.hodges_lehmann,
-                        ci_low=low,
-                        ci_high=high,
-                        effect_size=result.rank_biserial,
-                        effect_size_name="rank-biserial r",
-                        p=result.p,
-                        paper="no significant change",
-                    )
-                )
+                rows.append(_wilcoxon_row(identity, result, paper="no significant change"))
     notes = [
         "The paper's tests, as it describes them: baseline Mann-Whitney between arms, one-way "
         "RM ANOVA over T0-T3 per arm (its dynamometer result Greenhouse-Geisser corrected, its "
@@ -444,26 +450,7 @@ def _recommended_plan(obs: pd.DataFrame) -> tuple[list[dict], list[str]]:
             sham = _wide(obs, measure, "sham")["T0"]
             pairs = pd.concat([real, sham], axis=1, keys=["real", "sham"]).dropna()
             result = wilcoxon_paired(pairs["real"], pairs["sham"])
-            low, high = _ci(result.ci)
-            r_low, r_high = _ci(result.rank_biserial_ci)
-            rows.append(
-                _row(
-                    **identity,
-                    test="Wilcoxon signed-rank",
-                    options=f"{result.method}; estimate: Hodges-Lehmann with its 95% CI",
-                    correction="none",
-                    n=result.n,
-                    statistic=result.statistic,
-                    estimate=result.hodges_lehmann,
-                    ci_low=low,
-                    ci_high=high,
-                    effect_size=result.rank_biserial,
-                    effect_size_ci_low=r_low,
-                    effect_size_ci_high=r_high,
-                    effect_size_name="rank-biserial r",
-                    p=result.p,
-                )
-            )
+            rows.append(_wilcoxon_row(identity, result))
     section = "sensitivity: arm x time RM ANOVA (both arms within patient)"
     for measure in STRENGTH:
         identity = {"section": section, "outcome": measure, "comparison": "arm x time"}

@@ -12,14 +12,23 @@ REQUIRED = ("patient", "time", "measure", "side", "value")
 OPTIONAL = ("reason",)
 
 
-def read_assessments_csv(path: Path) -> pd.DataFrame:
-    """The rows of an assessments CSV; a missing or unknown column is refused by name."""
+def read_text_csv(path: Path, *, empty_is_missing: bool = True) -> pd.DataFrame:
+    """A CSV with every column as text, so ids and levels keep their spelling; one clear
+    error for a missing, unreadable or empty file."""
     try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+        frame = pd.read_csv(path, dtype=str, keep_default_na=empty_is_missing)
     except FileNotFoundError:
         raise InvalidValueError(f"{path}: no such file") from None
     except (OSError, pd.errors.ParserError, UnicodeDecodeError) as error:
         raise InvalidValueError(f"{path}: cannot read as CSV: {error}") from error
+    if frame.empty:
+        raise InvalidValueError(f"{path}: no data rows")
+    return frame
+
+
+def read_assessments_csv(path: Path) -> pd.DataFrame:
+    """The rows of an assessments CSV; a missing or unknown column is refused by name."""
+    frame = read_text_csv(path, empty_is_missing=False)
     missing = [c for c in REQUIRED if c not in frame.columns]
     unknown = [c for c in frame.columns if c not in (*REQUIRED, *OPTIONAL)]
     if missing or unknown:
@@ -27,8 +36,6 @@ def read_assessments_csv(path: Path) -> pd.DataFrame:
             f"{path}: header must be {','.join(REQUIRED)}[,reason]; "
             + (f"missing {', '.join(missing)}" if missing else f"unknown {', '.join(unknown)}")
         )
-    if frame.empty:
-        raise InvalidValueError(f"{path}: no data rows")
     frame["side"] = frame["side"].replace("", None)
     if "reason" in frame:
         frame["reason"] = frame["reason"].replace("", None)

@@ -19,9 +19,9 @@ from ..assays.ephys import (
     parse_window,
     read_abf,
 )
+from ..capture.imports import read_text_csv
 from ..errors import InvalidValueError
 from .output import emit
-from .stats import read_table
 
 JSON = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 ABF = click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
@@ -248,7 +248,7 @@ def measure_command(
 def dose_response_command(file, conc, response, curve, model, se, as_json):
     """Log-logistic fits (drc's b, c, d, e and GraphPad's Hill slope = -b) per curve."""
     rows = fit_dose_response(
-        read_table(file), conc, response, curve=curve, model=model, se=se, source=str(file)
+        read_text_csv(file), conc, response, curve=curve, model=model, se=se, source=str(file)
     )
     for row in rows:
         if row["note"]:

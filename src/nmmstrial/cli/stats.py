@@ -14,6 +14,7 @@ from ..analysis.mixed import mixed_model
 from ..analysis.nonparametric import mann_whitney, wilcoxon_paired
 from ..analysis.parametric import paired_t, student_t, welch_t
 from ..analysis.posthoc import posthoc
+from ..capture.imports import read_text_csv
 from ..errors import InvalidValueError
 from .output import emit
 
@@ -57,19 +58,6 @@ def _parse_levels(specs: tuple[str, ...]) -> dict[str, list[str]]:
     return out
 
 
-def read_table(path: Path) -> pd.DataFrame:
-    """A tidy CSV; every column read as text first so ids and levels keep their spelling."""
-    try:
-        data = pd.read_csv(path, dtype=str, keep_default_na=True)
-    except FileNotFoundError:
-        raise InvalidValueError(f"{path}: no such file") from None
-    except (OSError, pd.errors.ParserError, UnicodeDecodeError) as error:
-        raise InvalidValueError(f"{path}: cannot read as CSV: {error}") from error
-    if data.empty:
-        raise InvalidValueError(f"{path}: no data rows")
-    return data
-
-
 def _factors_as_read(data: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
     """Numeric-looking factor columns become numbers so they sort as R sorts them."""
     out = data.copy()
@@ -96,7 +84,7 @@ def stats() -> None:
 @JSON
 def rm_anova_command(file, dv, subject, within, between, ss_type, listwise, as_json):
     """Repeated-measures ANOVA with Greenhouse-Geisser, Huynh-Feldt and Mauchly."""
-    data = _factors_as_read(read_table(file), [*within, *between])
+    data = _factors_as_read(read_text_csv(file), [*within, *between])
     result = rm_anova(
         data,
         dv,
@@ -130,7 +118,7 @@ def mixed_model_command(file, formula, group, re_formula, level_specs, ddf, cont
     if by and not contrast:
         raise InvalidValueError("--by needs --contrast")
     result = mixed_model(
-        read_table(file),
+        read_text_csv(file),
         formula,
         group,
         re=re_formula,
@@ -152,7 +140,7 @@ def mixed_model_command(file, formula, group, re_formula, level_specs, ddf, cont
 @JSON
 def paired_command(file, x_col, y_col, test, mode, no_continuity, as_json):
     """Paired test on two columns: Wilcoxon signed-rank or paired t."""
-    data = read_table(file)
+    data = read_text_csv(file)
     require_columns(data, [x_col, y_col], source=str(file))
     x, y = numeric(data, x_col, source=str(file)), numeric(data, y_col, source=str(file))
     if test == "t":
@@ -173,7 +161,7 @@ def paired_command(file, x_col, y_col, test, mode, no_continuity, as_json):
 @JSON
 def two_sample_command(file, dv, group_col, test, level_specs, mode, no_continuity, as_json):
     """Two independent groups: Mann-Whitney U, Welch t or Student t (x = first level)."""
-    data = read_table(file)
+    data = read_text_csv(file)
     require_columns(data, [dv, group_col], source=str(file))
     given = _parse_levels(level_specs).get(group_col)
     groups = factor_levels(data[group_col], given, name=group_col)
@@ -230,7 +218,7 @@ def posthoc_command(
         _no_rank_flags(mode, no_continuity, test)
     elif pooled_error:
         raise InvalidValueError("--pooled-error applies to --test t only")
-    data = _factors_as_read(read_table(file), [within])
+    data = _factors_as_read(read_text_csv(file), [within])
     result = posthoc(
         data,
         dv,

@@ -226,19 +226,4 @@ def audit_log(
     return frame
 
 
-LOG_COLUMNS_DB: Sequence[str] = (
-    "seq",
-    "utc",
-    "user",
-    "role",
-    "action",
-    "table_name",
-    "record",
-    "patient",
-    "field",
-    "old",
-    "new",
-    "reason",
-    "prev_hash",
-    "hash",
-)
+LOG_COLUMNS_DB: Sequence[str] = ("seq", *_ENTRY_COLUMNS, "prev_hash", "hash")
