@@ -25,7 +25,19 @@ def cli() -> None:
 
 
 def _register() -> None:
-    from . import analyze, assay, audit, conduct, demo, export, protocol, report, simulate, stats
+    from . import (
+        analyze,
+        assay,
+        audit,
+        conduct,
+        demo,
+        design,
+        export,
+        protocol,
+        report,
+        simulate,
+        stats,
+    )
 
     cli.add_command(protocol.protocol)
     cli.add_command(simulate.simulate)
@@ -36,6 +48,7 @@ def _register() -> None:
     cli.add_command(conduct.conduct)
     cli.add_command(audit.audit)
     cli.add_command(assay.assay)
+    cli.add_command(design.design)
     cli.add_command(demo.demo)
 
 
