@@ -33,8 +33,11 @@ TABLES: dict[str, dict[str, tuple[str, str]]] = {
         "biopsy": ("string", "done / refused / not_applicable"),
     },
     "allocation": {
-        "patient": ("string", "study id"),
-        "sequence": ("Int64", "randomization sequence number"),
+        "patient": ("string", "study id (empty until the entry is allocated)"),
+        "sequence": ("Int64", "randomization sequence number within the stratum"),
+        "stratum": ("string", "stratum, e.g. site=A|onset=left; empty without strata"),
+        "block": ("Int64", "permuted block number within the stratum"),
+        "block_size": ("Int64", "size of that block"),
         "real_side": (
             "string",
             "side that received real stimulation (sealed: unblinded roles only)",

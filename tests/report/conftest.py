@@ -164,6 +164,9 @@ def make_study(**meta) -> Study:
         {
             "patient": list(REAL_SIDE),
             "sequence": range(1, 7),
+            "stratum": None,
+            "block": [1, 1, 2, 2, 3, 3],
+            "block_size": 2,
             "real_side": list(REAL_SIDE.values()),
             "real_code": "X",
         }

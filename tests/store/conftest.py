@@ -39,6 +39,9 @@ def study() -> Study:
         {
             "patient": ["P01", "P02", "P03", None],
             "sequence": [1, 2, 3, 4],
+            "stratum": [None] * 4,
+            "block": [1, 1, 2, 2],
+            "block_size": [2] * 4,
             "real_side": ["left", "right", "right", "left"],
             "real_code": ["Y"] * 4,
         }

@@ -81,7 +81,7 @@ def test_per_patient_measure_is_unique_without_a_side(tmp_path):
         ),
         ("observations", {"patient": "P01", "side": "Left", "time": "T0", "measure": "m"}, "CHECK"),
         ("biopsies", {"patient": "P01", "side": NO_SIDE, "time": "T2"}, "CHECK"),
-        ("allocation", {"sequence": 1, "real_side": "both"}, "CHECK"),
+        ("allocation", {"stratum": "", "sequence": 1, "real_side": "both"}, "CHECK"),
     ],
 )
 def test_constraints_refuse_bad_rows(tmp_path, table, row, message):

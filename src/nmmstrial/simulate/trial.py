@@ -18,6 +18,7 @@ import pandas as pd
 from scipy import stats
 
 from .. import __version__
+from ..design.randomization import block_sides, numbered_blocks
 from ..errors import InvalidValueError
 from ..protocol import Protocol
 from ..study import Study
@@ -68,7 +69,8 @@ class _Simulator:
     def run(self, n: int, *, seed: int | None) -> Study:
         ids = [f"P{i:0{max(2, len(str(n)))}d}" for i in range(1, n + 1)]
         enrolled = self._enrolment_dates(n)
-        real_sides = self._allocation(n)
+        entries = self._allocation(n)
+        real_sides = [side for *_, side in entries]
         flow = self._biopsy_flow(ids)
         patients, allocation, visits, observations = [], [], [], []
         sessions, events, screened = [], [], 0
@@ -93,7 +95,17 @@ class _Simulator:
                     "biopsy": "refused" if patient in flow["refused"] else "done",
                 }
             )
-            allocation.append({"patient": patient, "sequence": i + 1, "real_side": real_sides[i]})
+            _, block, block_size, real_side = entries[i]
+            allocation.append(
+                {
+                    "patient": patient,
+                    "sequence": i + 1,
+                    "stratum": None,  # no strata
+                    "block": block,
+                    "block_size": block_size,
+                    "real_side": real_side,
+                }
+            )
             days = self._visit_days((t0_date - bv_date).days)
             visits += [
                 {
@@ -143,17 +155,10 @@ class _Simulator:
         offsets = np.sort(self.rng.integers(0, (last - first).days + 1, size=n))
         return [first + dt.timedelta(days=int(d)) for d in offsets]
 
-    def _allocation(self, n: int) -> list[str]:
-        """1:1 real-left / real-right by permuted blocks of randomly chosen size."""
-        sizes = self.c["enrolment"]["block_sizes"]
-        sides: list[str] = []
-        while len(sides) < n:
-            left = n - len(sides)
-            fitting = [s for s in sizes if s <= left] or [2]
-            size = int(self.rng.choice(fitting))
-            block = ["right"] * (size // 2) + ["left"] * (size - size // 2)
-            sides += list(self.rng.permutation(block))
-        return [str(s) for s in sides[:n]]
+    def _allocation(self, n: int) -> list[tuple[int, int, int, str]]:
+        """(seq, block, block size, real side): 1:1 by permuted blocks, as a real list."""
+        sides = block_sides(n, self.c["enrolment"]["block_sizes"], self.rng)
+        return numbered_blocks(sides)
 
     def _sexes(self, n: int) -> list[str]:
         design = self.cal.targets["design"]["sex"]

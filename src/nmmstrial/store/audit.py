@@ -25,7 +25,7 @@ import pandas as pd
 from sqlalchemy import Connection, select
 
 from ..study import TABLES
-from .schema import KEYS, NO_SIDE, SIDE_OPTIONAL, audit_table, trial_tables
+from .schema import BLANK_WHEN_MISSING, KEYS, NO_SIDE, audit_table, trial_tables
 
 GENESIS = "0" * 64
 MASK = "***"
@@ -181,8 +181,9 @@ def _compare_data(connection: Connection, state: dict, n: int) -> AuditCheck:
         columns = list(TABLES[name])
         for row in connection.execute(select(*(table.c[c] for c in columns))).all():
             values = dict(zip(columns, row, strict=True))
-            if name in SIDE_OPTIONAL and values.get("side") == NO_SIDE:
-                values["side"] = None
+            for column in BLANK_WHEN_MISSING.get(name, ()):
+                if values.get(column) == NO_SIDE:
+                    values[column] = None
             key = (name, row_key(name, values))
             seen.add(key)
             audited = state.get(key)

@@ -39,9 +39,9 @@ from .engine import (
     sqlite_path,
 )
 from .schema import (
+    BLANK_WHEN_MISSING,
     KEYS,
     NO_SIDE,
-    SIDE_OPTIONAL,
     metadata,
     study_table,
     trial_tables,
@@ -88,8 +88,8 @@ def _records(frame: pd.DataFrame, table: str) -> list[dict[str, Any]]:
         column: [None if pd.isna(value) else value for value in frame[column].tolist()]
         for column in TABLES[table]
     }
-    if table in SIDE_OPTIONAL:
-        columns["side"] = [NO_SIDE if side is None else side for side in columns["side"]]
+    for column in BLANK_WHEN_MISSING.get(table, ()):
+        columns[column] = [NO_SIDE if v is None else v for v in columns[column]]
     return [dict(zip(columns, row, strict=True)) for row in zip(*columns.values(), strict=True)]
 
 
@@ -291,8 +291,8 @@ def _frame(connection: Connection, name: str) -> pd.DataFrame:
         column: pd.Series([row[i] for row in result], dtype=object)
         for i, column in enumerate(columns)
     }
-    if name in SIDE_OPTIONAL:
-        data["side"] = data["side"].where(data["side"] != NO_SIDE, None)
+    for column in BLANK_WHEN_MISSING.get(name, ()):
+        data[column] = data[column].where(data[column] != NO_SIDE, None)
     return pd.DataFrame(data, columns=columns)
 
 

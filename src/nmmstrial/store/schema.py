@@ -45,8 +45,12 @@ SIDE_COLUMNS = {
     ("biopsies", "side"): False,
 }
 
-# Tables whose `side` may be empty.
-SIDE_OPTIONAL = tuple(table for (table, _), empty in SIDE_COLUMNS.items() if empty)
+# Columns whose missing value is stored as '' (NOT NULL, so unique keys hold), read as NA.
+BLANK_WHEN_MISSING: dict[str, tuple[str, ...]] = {
+    "observations": ("side",),
+    "adverse_events": ("side",),
+    "allocation": ("stratum",),
+}
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -66,7 +70,7 @@ SQL_TYPES: dict[str, type[TypeEngine]] = {
 # The columns that identify a row: NOT NULL and unique together.
 KEYS: dict[str, tuple[str, ...]] = {
     "patients": ("patient",),
-    "allocation": ("sequence",),
+    "allocation": ("stratum", "sequence"),
     "visits": ("patient", "time"),
     "observations": ("patient", "side", "time", "measure"),
     "sessions": ("patient", "session"),
@@ -78,7 +82,8 @@ KEYS: dict[str, tuple[str, ...]] = {
 _REQUIRED = {"allocation": ("real_side",)}
 
 # Further columns unique on their own (NULL allowed: a list entry not yet allocated).
-_UNIQUE = {"patients": ("sequence",), "allocation": ("patient",), "biopsies": ("sample",)}
+# A patient's sequence number is unique only within its stratum (the allocation's key).
+_UNIQUE = {"allocation": ("patient",), "biopsies": ("sample",)}
 
 metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
@@ -161,4 +166,21 @@ users_table = Table(
         "'lab', 'monitor', 'admin')",
         name="role_is_known",
     ),
+)
+
+
+# The sealed randomization list's description: seed and salt are as secret as the list.
+randomization_table = Table(
+    "randomization",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("seed", Text, nullable=False),
+    Column("n", Integer, nullable=False),
+    Column("blocks", Text, nullable=False),  # JSON list
+    Column("strata", Text, nullable=False),  # JSON mapping
+    Column("salt", Text, nullable=False),
+    Column("sha256", Text, nullable=False),
+    Column("created_utc", Text, nullable=False),
+    Column("created_by", Text, nullable=False),
+    CheckConstraint("id = 1", name="one_list"),
 )
