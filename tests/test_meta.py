@@ -12,7 +12,17 @@ from nmmstrial.cli import cli
 from nmmstrial.errors import InvalidValueError
 from nmmstrial.tidy import check_tidy
 
-PACKAGES = ["protocol", "simulate", "store", "capture", "report", "analysis", "conduct", "assays", "design"]
+PACKAGES = [
+    "protocol",
+    "simulate",
+    "store",
+    "capture",
+    "report",
+    "analysis",
+    "conduct",
+    "assays",
+    "design",
+]
 
 
 def _commands(group, prefix=()):

@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import click
 import pandas as pd
+import yaml
 
 from .. import __version__
 from ..capture.imports import read_assessments_csv
 from ..conduct import ROLES, new_user, require_role
+from ..conduct.allocation import eligibility_template, enrol, reveal
 from ..conduct.data import lock, record_assessments, unblind
+from ..errors import InvalidValueError
 from ..protocol import load_protocol, reference_protocol
-from ..store import Author, add_user, write_study
+from ..store import Author, add_user, read_study, write_study
 from ..store.engine import describe
 from ..study import Study
 from ..tidy import SIDES
 from .auth import NEW_PASSWORD_ENV, login, read_password, user_option
+from .output import emit
 
 
 @click.group()
@@ -122,3 +127,66 @@ def unblind_command(study_db: str, user_name: str, reason: str) -> None:
     user = login(study_db, user_name)
     unblind(study_db, user, Author.now(user.name, user.role), reason)
     click.echo(f"{describe(study_db)}: unblinded")
+
+
+@conduct.command("eligibility-template")
+@click.argument("study_db")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+def eligibility_template_command(study_db: str, as_json: bool) -> None:
+    """The protocol's eligibility checklist, to fill in for `conduct enrol`."""
+    criteria = eligibility_template(read_study(study_db).protocol)
+    emit({"criteria": criteria}, as_json=as_json, title="Eligibility checklist")
+
+
+@conduct.command("enrol")
+@click.argument("study_db")
+@user_option
+@click.option("--patient", required=True, help="Study id, e.g. P01 (never a name).")
+@click.option(
+    "--eligibility",
+    "answers_path",
+    required=True,
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="JSON or YAML: every criterion id of the checklist and its answer.",
+)
+@click.option("--stratum", help="The patient's stratum, e.g. site=A (as the list's strata).")
+def enrol_command(study_db, user_name, patient, answers_path, stratum) -> None:
+    """Enrol an eligible patient and randomize it (unblinded physician); the side is not
+    printed: use `conduct reveal`."""
+    user = login(study_db, user_name)
+    answers = read_answers(answers_path)
+    result = enrol(
+        study_db,
+        user,
+        Author.now(user.name, user.role),
+        patient=patient,
+        answers=answers,
+        stratum=stratum,
+        today=dt.date.today(),
+    )
+    click.echo(f"{result['patient']}: enrolled and randomized, sequence number {result['seq']}")
+
+
+@conduct.command("reveal")
+@click.argument("study_db")
+@user_option
+@click.option("--patient", required=True)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+def reveal_command(study_db: str, user_name: str, patient: str, as_json: bool) -> None:
+    """The side to stimulate with the real coil (unblinded physician only; logged)."""
+    user = login(study_db, user_name)
+    result = reveal(study_db, user, Author.now(user.name, user.role), patient)
+    emit(result, as_json=as_json, title=f"Allocation of {patient}")
+
+
+def read_answers(path: Path) -> dict:
+    """An eligibility answers file: a JSON or YAML mapping of criterion id to answer."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise InvalidValueError(f"{path}: cannot read: {error.strerror}") from error
+    except yaml.YAMLError as error:
+        raise InvalidValueError(f"{path}: not JSON or YAML: {error}") from error
+    if not isinstance(data, dict):
+        raise InvalidValueError(f"{path}: a mapping of criterion id to answer is needed")
+    return data

@@ -9,10 +9,14 @@ from pathlib import Path
 
 import click
 
+from ..conduct.allocation import randomize, show_list
 from ..design.power import INFLATE, TESTS, power_analysis
+from ..design.randomization import parse_strata
 from ..errors import InvalidValueError
 from ..simulate.power import local_map, simulate_power
 from ..simulate.scenario import load_scenario
+from ..store import Author
+from .auth import login, user_option
 from .output import emit
 
 JSON = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
@@ -20,7 +24,7 @@ JSON = click.option("--json", "as_json", is_flag=True, help="Print JSON for scri
 
 @click.group()
 def design() -> None:
-    """Trial design: sample size and power (randomization lists come with the conduct layer)"""
+    """Trial design: sample size and power, and the sealed randomization list."""
 
 
 @design.command("power")
@@ -150,3 +154,44 @@ def _write(out: Path, document: dict) -> None:
     axes.set_ylim(0, 1)
     axes.legend(fontsize="small")
     figure.savefig(out / "power_curve.png", dpi=120)
+
+
+@design.command("randomize")
+@click.argument("study_db")
+@user_option
+@click.option("--n", "n", type=int, required=True, help="Entries per stratum.")
+@click.option("--blocks", default="2,4", show_default=True, help="Block sizes to draw from.")
+@click.option("--strata", help="Strata, e.g. 'site=A,B;onset=left,right'.")
+@click.option("--seed", type=click.IntRange(min=0), help="Seed (sealed); drawn when omitted.")
+@JSON
+def randomize_command(study_db, user_name, n, blocks, strata, seed, as_json):
+    """Create the sealed 1:1 randomization list (statistician or admin).
+
+    Prints its size, blocks, strata, balance per stratum and fingerprint: never the
+    sequence."""
+    user = login(study_db, user_name)
+    try:
+        sizes = tuple(int(b) for b in blocks.split(","))
+    except ValueError:
+        raise InvalidValueError(f"--blocks {blocks!r}: write sizes such as 2,4") from None
+    summary = randomize(
+        study_db,
+        user,
+        Author.now(user.name, user.role),
+        n=n,
+        blocks=sizes,
+        strata=parse_strata(strata),
+        seed=seed,
+    )
+    emit(summary, as_json=as_json, title="Randomization list (sealed)")
+
+
+@design.command("show-list")
+@click.argument("study_db")
+@user_option
+@JSON
+def show_list_command(study_db, user_name, as_json):
+    """The sealed list itself: unblinded physician (and admin after unblinding) only."""
+    user = login(study_db, user_name)
+    result = show_list(study_db, user, Author.now(user.name, user.role))
+    emit(result, as_json=as_json, title="Randomization list")

@@ -14,10 +14,11 @@ from sqlalchemy import Connection, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from ..errors import InvalidValueError, StoreError
-from .audit import AuditEntry, append_audit, row_key, row_value
+from ..study import TABLES
+from .audit import AuditEntry, append_audit, row_entries, row_key, row_value
 from .engine import Target, describe, error_line, open_study_db
 from .io import Author
-from .schema import NO_SIDE, study_table, trial_tables
+from .schema import NO_SIDE, randomization_table, study_table, trial_tables
 
 OBSERVATIONS = trial_tables["observations"]
 
@@ -149,3 +150,147 @@ def log_event(target: Target, entry: AuditEntry) -> None:
             append_audit(connection, [entry])
     finally:
         engine.dispose()
+
+
+ALLOCATION = trial_tables["allocation"]
+
+
+def write_randomization(
+    target: Target, entries: pd.DataFrame, sealed: dict, author: Author
+) -> None:
+    """Store a randomization list (entries not yet allocated) and its sealed description."""
+    label = describe(target)
+    engine = open_study_db(target)
+    try:
+        with engine.begin() as connection:
+            if connection.execute(select(randomization_table.c.id)).first() is not None:
+                raise StoreError(f"{label}: the study already has a randomization list")
+            if connection.execute(select(ALLOCATION.c.id)).first() is not None:
+                raise StoreError(f"{label}: the study already has allocations")
+            rows = [
+                {**row, "stratum": row["stratum"] or NO_SIDE}
+                for row in entries.astype(object).where(entries.notna(), None).to_dict("records")
+            ]
+            connection.execute(ALLOCATION.insert(), rows)
+            connection.execute(
+                randomization_table.insert(),
+                {**sealed, "created_utc": author.utc, "created_by": author.user},
+            )
+            frame = entries.assign(stratum=entries["stratum"].replace("", None))
+            audit = row_entries(
+                "allocation", frame, utc=author.utc, user=author.user, role=author.role
+            )
+            audit.append(
+                AuditEntry(
+                    utc=author.utc,
+                    user=author.user,
+                    role=author.role,
+                    action="randomize",
+                    table="randomization",
+                    record="list",
+                    new=sealed["sha256"],
+                )
+            )
+            append_audit(connection, audit)
+    except SQLAlchemyError as error:
+        raise StoreError(f"{label}: nothing written: {error_line(error)}") from error
+    finally:
+        engine.dispose()
+
+
+def read_randomization(connection: Connection) -> dict[str, Any] | None:
+    row = connection.execute(select(randomization_table)).mappings().first()
+    return dict(row) if row else None
+
+
+def allocate(
+    target: Target, patient: dict[str, Any], stratum: str | None, author: Author
+) -> dict[str, Any]:
+    """Record a new patient and give it the next free entry of its stratum, audited.
+
+    Returns the allocation entry (sequence, stratum, real side): the caller decides
+    what of it the user may see.
+    """
+    label = describe(target)
+    engine = open_study_db(target)
+    try:
+        with engine.begin() as connection:
+            patients = trial_tables["patients"]
+            exists = connection.execute(
+                select(patients.c.id).where(patients.c.patient == patient["patient"])
+            ).first()
+            if exists is not None:
+                raise InvalidValueError(
+                    f"{label}: patient {patient['patient']} is already enrolled"
+                )
+            entry = (
+                connection.execute(
+                    select(ALLOCATION)
+                    .where(
+                        ALLOCATION.c.stratum == (stratum or NO_SIDE), ALLOCATION.c.patient.is_(None)
+                    )
+                    .order_by(ALLOCATION.c.sequence)
+                    .limit(1)
+                )
+                .mappings()
+                .first()
+            )
+            if entry is None:
+                raise InvalidValueError(
+                    f"{label}: no free entry left in stratum {stratum or '(none)'} of the list"
+                )
+            record = {**patient, "sequence": entry["sequence"]}
+            connection.execute(patients.insert(), record)
+            connection.execute(
+                update(ALLOCATION)
+                .where(ALLOCATION.c.id == entry["id"])
+                .values(patient=patient["patient"])
+            )
+            full = {c: record.get(c) for c in TABLES["patients"]}
+            key_values = {**dict(entry), "stratum": entry["stratum"] or None}
+            append_audit(
+                connection,
+                [
+                    AuditEntry(
+                        utc=author.utc,
+                        user=author.user,
+                        role=author.role,
+                        action="insert",
+                        table="patients",
+                        record=row_key("patients", full),
+                        patient=patient["patient"],
+                        new=row_value("patients", full),
+                    ),
+                    AuditEntry(
+                        utc=author.utc,
+                        user=author.user,
+                        role=author.role,
+                        action="update",
+                        table="allocation",
+                        record=row_key("allocation", key_values),
+                        patient=patient["patient"],
+                        field="patient",
+                        old="null",
+                        new=json.dumps(patient["patient"]),
+                    ),
+                ],
+            )
+    except SQLAlchemyError as error:
+        raise StoreError(f"{label}: nothing written: {error_line(error)}") from error
+    finally:
+        engine.dispose()
+    return {**dict(entry), "patient": patient["patient"]}
+
+
+def allocation_of(target: Target, patient: str) -> dict[str, Any] | None:
+    engine = open_study_db(target)
+    try:
+        with engine.connect() as connection:
+            row = (
+                connection.execute(select(ALLOCATION).where(ALLOCATION.c.patient == patient))
+                .mappings()
+                .first()
+            )
+    finally:
+        engine.dispose()
+    return dict(row) if row else None
