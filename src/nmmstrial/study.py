@@ -108,11 +108,16 @@ def conform(frame: pd.DataFrame, table: str) -> pd.DataFrame:
 
 @dataclass(frozen=True)
 class Study:
-    """One trial: its protocol, what describes the data set, and a frame per table."""
+    """One trial: its protocol, what describes the data set, and a frame per table.
+
+    `randomization` is the sealed description of the list behind the allocation (seed,
+    blocks, strata, salt, fingerprint): as secret as the allocation itself.
+    """
 
     protocol: Protocol
     meta: dict[str, Any]
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    randomization: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         for name in TABLES:

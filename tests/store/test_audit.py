@@ -14,6 +14,7 @@ from nmmstrial.store import (
     append_audit,
     audit_log,
     open_study_db,
+    read_study,
     verify_audit,
     write_study,
 )
@@ -53,7 +54,7 @@ def test_a_written_study_verifies(db, small_study):
     check = _check(db)
     assert check.ok, check.message
     rows = sum(len(frame) for frame in small_study.tables.values())
-    assert check.entries == rows + len(USERS)
+    assert check.entries == rows + len(USERS) + 1  # + the sealed list's "randomize"
 
 
 def test_edited_record_is_found(db):
@@ -198,3 +199,29 @@ def test_cli_wrong_password_prints_nothing(db):
     assert result.output.strip() == "Error: login failed: unknown user or wrong password"
     result = _cli("audit", "log", db, "--user", "nobody", "--json")
     assert result.output.strip() == "Error: login failed: unknown user or wrong password"
+
+
+def test_sealed_list_round_trips(db, small_study):
+    assert small_study.randomization is not None
+    assert read_study(db).randomization == small_study.randomization
+
+
+def test_simulate_records_a_conducted_trial(tmp_path):
+    path = tmp_path / "sim.db"
+    result = CliRunner().invoke(
+        cli,
+        ["simulate", "--out", str(path), "--seed", "2", "--patients", "4"],
+        env={"NMMSTRIAL_PASSWORD": "s3cret"},
+    )
+    assert result.exit_code == 0, result.output
+    log = json.loads(_cli("audit", "log", path, "--user", "monitor", "--json").output)
+    by_table = {(r["table"], r["user"]) for r in log if r["action"] == "insert"}
+    assert ("observations", "assessor") in by_table
+    assert ("patients", "unblinded_physician") in by_table
+    reveals = [r for r in log if r["action"] == "reveal"]
+    assert len(reveals) == 4 and {r["new"] for r in reveals} == {"***"}
+    shown = json.loads(
+        _cli("design", "show-list", path, "--user", "unblinded_physician", "--json").output
+    )
+    assert [e["patient"] for e in shown["entries"]] == ["P01", "P02", "P03", "P04"]
+    assert _cli("audit", "verify", path, "--user", "monitor").exit_code == 0

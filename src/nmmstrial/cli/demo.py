@@ -8,10 +8,11 @@ from pathlib import Path
 import click
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+from ..conduct.simulated import conducted_authorship
 from ..protocol import reference_protocol
 from ..report import write_report
 from ..simulate import simulate_trial
-from ..store import read_study, write_study
+from ..store import Author, read_study, write_study
 from .auth import demo_users
 
 
@@ -32,7 +33,10 @@ def demo(out: Path, seed: int) -> None:
         study = simulate_trial(reference_protocol(), seed=seed)
         progress.update(task, advance=1, description="storing it in study.db")
         users, password = demo_users()
-        write_study(study, out / "study.db", overwrite=True, users=users)
+        authors, reveals = conducted_authorship(study, Author.now("nmmstrial", "admin").utc)
+        write_study(
+            study, out / "study.db", overwrite=True, users=users, authors=authors, events=reveals
+        )
         progress.update(task, advance=1, description="writing the report")
         # The report is written from what was stored, so the demo shows the round trip.
         index = write_report(read_study(out / "study.db"), out)

@@ -6,9 +6,10 @@ from pathlib import Path
 
 import click
 
+from ..conduct.simulated import conducted_authorship
 from ..protocol import load_protocol, reference_protocol
 from ..simulate import simulate_trial
-from ..store import write_study
+from ..store import Author, write_study
 from ..store.engine import describe
 from .auth import demo_users
 
@@ -29,7 +30,8 @@ def simulate(out: str, seed: int, patients: int, protocol_path: Path | None, for
     proto = load_protocol(protocol_path) if protocol_path else reference_protocol()
     study = simulate_trial(proto, n_patients=patients, seed=seed)
     users, password = demo_users()
-    write_study(study, out, overwrite=force, users=users)
+    authors, reveals = conducted_authorship(study, Author.now("nmmstrial", "admin").utc)
+    write_study(study, out, overwrite=force, users=users, authors=authors, events=reveals)
     click.echo(describe(out))  # a URL is printed without its password
     names = ", ".join(u.name for u in users)
     click.echo(f"users: {names}; password: {password}", err=True)

@@ -48,15 +48,7 @@ def randomize(
     entries = rlist.entries.rename(columns={"seq": "sequence"}).assign(
         patient=None, real_code=rlist.real_code
     )
-    sealed = {
-        "seed": str(rlist.seed),
-        "n": n,
-        "blocks": json.dumps(list(blocks)),
-        "strata": json.dumps(strata),
-        "salt": rlist.salt,
-        "sha256": rlist.sha256,
-    }
-    write_randomization(target, entries, sealed, author)
+    write_randomization(target, entries, rlist.sealed(), author)
     return {
         "n": n,
         "blocks": list(blocks),

@@ -16,6 +16,7 @@ import json
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -45,6 +46,17 @@ class RandomizationList:
             separators=(",", ":"),
         )
         return hashlib.sha256((self.salt + payload).encode()).hexdigest()
+
+    def sealed(self) -> dict[str, Any]:
+        """What the study database keeps of the list besides its entries (sealed)."""
+        return {
+            "seed": str(self.seed),
+            "n": self.n,
+            "blocks": json.dumps(list(self.blocks)),
+            "strata": json.dumps(self.strata),
+            "salt": self.salt,
+            "sha256": self.sha256,
+        }
 
     def balance(self) -> pd.DataFrame:
         """Per stratum: entries, real-left and real-right counts (never the order)."""

@@ -18,7 +18,7 @@ import pandas as pd
 from scipy import stats
 
 from .. import __version__
-from ..design.randomization import block_sides, numbered_blocks
+from ..design.randomization import RandomizationList, randomization_list
 from ..errors import InvalidValueError
 from ..protocol import Protocol
 from ..study import Study
@@ -69,8 +69,9 @@ class _Simulator:
     def run(self, n: int, *, seed: int | None) -> Study:
         ids = [f"P{i:0{max(2, len(str(n)))}d}" for i in range(1, n + 1)]
         enrolled = self._enrolment_dates(n)
-        entries = self._allocation(n)
-        real_sides = [side for *_, side in entries]
+        rlist = self._allocation(n)
+        entries = list(rlist.entries.itertuples(index=False))
+        real_sides = [entry.real_side for entry in entries]
         flow = self._biopsy_flow(ids)
         patients, allocation, visits, observations = [], [], [], []
         sessions, events, screened = [], [], 0
@@ -95,15 +96,14 @@ class _Simulator:
                     "biopsy": "refused" if patient in flow["refused"] else "done",
                 }
             )
-            _, block, block_size, real_side = entries[i]
             allocation.append(
                 {
                     "patient": patient,
-                    "sequence": i + 1,
+                    "sequence": entries[i].seq,
                     "stratum": None,  # no strata
-                    "block": block,
-                    "block_size": block_size,
-                    "real_side": real_side,
+                    "block": entries[i].block,
+                    "block_size": entries[i].block_size,
+                    "real_side": entries[i].real_side,
                 }
             )
             days = self._visit_days((t0_date - bv_date).days)
@@ -122,8 +122,7 @@ class _Simulator:
             events += self._adverse_events(patient, days, biopsied=patient not in flow["refused"])
         patients_frame = pd.DataFrame(patients)
         patients_frame["sex"] = self._sexes(n)
-        # Drawn last, so adding it left every other draw of a seed as it was.
-        allocation_frame = pd.DataFrame(allocation).assign(real_code=self.rng.choice(["X", "Y"]))
+        allocation_frame = pd.DataFrame(allocation).assign(real_code=rlist.real_code)
         meta: dict[str, Any] = {
             "name": self.protocol.name,
             "simulated": True,
@@ -137,6 +136,7 @@ class _Simulator:
         return Study(
             protocol=self.protocol,
             meta=meta,
+            randomization=rlist.sealed(),
             tables={
                 "patients": patients_frame,
                 "allocation": allocation_frame,
@@ -155,10 +155,10 @@ class _Simulator:
         offsets = np.sort(self.rng.integers(0, (last - first).days + 1, size=n))
         return [first + dt.timedelta(days=int(d)) for d in offsets]
 
-    def _allocation(self, n: int) -> list[tuple[int, int, int, str]]:
-        """(seq, block, block size, real side): 1:1 by permuted blocks, as a real list."""
-        sides = block_sides(n, self.c["enrolment"]["block_sizes"], self.rng)
-        return numbered_blocks(sides)
+    def _allocation(self, n: int) -> RandomizationList:
+        """A real randomization list (1:1, permuted blocks), its seed drawn from ours."""
+        blocks = tuple(self.c["enrolment"]["block_sizes"])
+        return randomization_list(n, blocks=blocks, seed=int(self.rng.integers(2**62)))
 
     def _sexes(self, n: int) -> list[str]:
         design = self.cal.targets["design"]["sex"]

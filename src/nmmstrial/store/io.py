@@ -12,7 +12,7 @@ import datetime as dt
 import json
 import os
 import secrets
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,6 +43,7 @@ from .schema import (
     KEYS,
     NO_SIDE,
     metadata,
+    randomization_table,
     study_table,
     trial_tables,
     users_table,
@@ -163,7 +164,18 @@ def read_users(connection: Connection) -> dict[str, UserRecord]:
     return {row.name: UserRecord(row.name, row.role, row.password_hash) for row in rows}
 
 
-def _insert(connection: Connection, study: Study, label: str, author: Author) -> None:
+@dataclass(frozen=True)
+class _Job:
+    """Who writes what: the default author, authors per table, users, further events."""
+
+    author: Author
+    authors: Mapping[str, Author]
+    users: Sequence[UserRecord]
+    events: Sequence[AuditEntry]
+
+
+def _insert(connection: Connection, study: Study, label: str, job: _Job) -> None:
+    _insert_users(connection, job.users, job.author)
     meta = _meta_json(study.meta, label)
     connection.execute(
         study_table.insert(), {"id": 1, "protocol": protocol_yaml(study.protocol), "meta": meta}
@@ -179,10 +191,30 @@ def _insert(connection: Connection, study: Study, label: str, author: Author) ->
             raise StoreError(
                 f"{label}: table {name}: {error_line(error)}; nothing written"
             ) from error
+        author = job.authors.get(name, job.author)
         entries = row_entries(
             name, study.tables[name], utc=author.utc, user=author.user, role=author.role
         )
         append_audit(connection, entries)
+    if study.randomization is not None:
+        author = job.authors.get("allocation", job.author)
+        sealed = {**study.randomization, "created_utc": author.utc, "created_by": author.user}
+        connection.execute(randomization_table.insert(), sealed)
+        append_audit(
+            connection,
+            [
+                AuditEntry(
+                    utc=author.utc,
+                    user=author.user,
+                    role=author.role,
+                    action="randomize",
+                    table="randomization",
+                    record="list",
+                    new=study.randomization["sha256"],
+                )
+            ],
+        )
+    append_audit(connection, job.events)
 
 
 def _remove_sqlite_files(path: Path) -> None:
@@ -190,9 +222,7 @@ def _remove_sqlite_files(path: Path) -> None:
         Path(f"{path}{suffix}").unlink(missing_ok=True)
 
 
-def _write_sqlite(
-    study: Study, path: Path, overwrite: bool, author: Author, users: Sequence[UserRecord]
-) -> None:
+def _write_sqlite(study: Study, path: Path, overwrite: bool, job: _Job) -> None:
     """Build the database in a temporary file beside `path`, then move it into place."""
     if path.exists() and not overwrite:
         raise StoreError(
@@ -206,8 +236,7 @@ def _write_sqlite(
         try:
             with engine.begin() as connection:
                 migrate(connection)
-                _insert_users(connection, users, author)
-                _insert(connection, study, str(path), author)
+                _insert(connection, study, str(path), job)
         finally:
             # Closing the last connection checkpoints the WAL into the file itself.
             engine.dispose()
@@ -225,9 +254,7 @@ def _write_sqlite(
         raise
 
 
-def _write_url(
-    study: Study, target: Target, overwrite: bool, author: Author, users: Sequence[UserRecord]
-) -> None:
+def _write_url(study: Study, target: Target, overwrite: bool, job: _Job) -> None:
     """Write in one transaction: on any error the database is left as it was."""
     label = describe(target)
     engine = make_engine(target)
@@ -243,8 +270,7 @@ def _write_url(
                 check_study_db(connection, label)
                 for table in reversed(metadata.sorted_tables):
                     connection.execute(delete(table))
-            _insert_users(connection, users, author)
-            _insert(connection, study, label, author)
+            _insert(connection, study, label, job)
     except SQLAlchemyError as error:
         raise StoreError(f"{label}: cannot write the study: {error_line(error)}") from error
     finally:
@@ -257,7 +283,9 @@ def write_study(
     *,
     overwrite: bool = False,
     author: Author | None = None,
+    authors: Mapping[str, Author] | None = None,
     users: Sequence[UserRecord] = (),
+    events: Sequence[AuditEntry] = (),
 ) -> Target:
     """Write `study` to a new database at `target` (a SQLite path or a URL); return `target`.
 
@@ -265,18 +293,19 @@ def write_study(
     and renamed into place at the end, so a failure leaves no file behind; another
     database is written in one transaction. An existing study is replaced (a new study,
     audit trail included) only with `overwrite=True`. Every row written gets its audit
-    record, by `author` (default "nmmstrial" as admin, now), in the same transaction;
-    so do the study's `users` (stored with their password hashes only).
+    record, by `authors[table]` or else `author` (default "nmmstrial" as admin, now), in
+    the same transaction; so do the study's `users` (stored with their password hashes
+    only), its sealed randomization list and any further `events` (e.g. reveals).
     """
-    author = author or Author.now("nmmstrial", "admin")
+    job = _Job(author or Author.now("nmmstrial", "admin"), authors or {}, users, events)
     label = describe(target)
     for name in TABLES:
         _check_keys(study.tables[name], name, label)
     path = sqlite_path(target)
     if path is not None:
-        _write_sqlite(study, path, overwrite, author, users)
+        _write_sqlite(study, path, overwrite, job)
     else:
-        _write_url(study, target, overwrite, author, users)
+        _write_url(study, target, overwrite, job)
     return target
 
 
@@ -306,6 +335,7 @@ def read_study(target: Target) -> Study:
             if row is None:
                 raise StoreError(f"{label}: the study database holds no study (no study row)")
             tables = {name: _frame(connection, name) for name in TABLES}
+            sealed = connection.execute(select(randomization_table)).mappings().first()
     except SQLAlchemyError as error:
         raise StoreError(f"{label}: cannot read the study: {error_line(error)}") from error
     finally:
@@ -315,4 +345,7 @@ def read_study(target: Target) -> Study:
         meta = json.loads(row.meta)
     except json.JSONDecodeError as error:
         raise StoreError(f"{label}: table study, meta: not valid JSON: {error}") from error
-    return Study(protocol=protocol, meta=meta, tables=tables)
+    randomization = None
+    if sealed is not None:
+        randomization = {k: sealed[k] for k in ("seed", "n", "blocks", "strata", "salt", "sha256")}
+    return Study(protocol=protocol, meta=meta, tables=tables, randomization=randomization)
