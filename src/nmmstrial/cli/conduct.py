@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from pathlib import Path
 
 import click
@@ -14,6 +15,7 @@ from ..capture.imports import read_assessments_csv
 from ..conduct import ROLES, new_user, require_role
 from ..conduct.allocation import eligibility_template, enrol, reveal
 from ..conduct.data import lock, record_assessments, unblind
+from ..conduct.visits import visit_schedule
 from ..errors import InvalidValueError
 from ..protocol import load_protocol, reference_protocol
 from ..store import Author, add_user, read_study, write_study
@@ -77,13 +79,24 @@ def user_add(study_db: str, user_name: str, name: str, role: str) -> None:
 @click.option("--side", type=click.Choice(SIDES), help="For per-side measures.")
 @click.option("--value", required=True, type=float)
 @click.option("--reason", help="Why a stored value changes (required to change one).")
-def assess(study_db, user_name, patient, visit, measure, side, value, reason) -> None:
+@click.option(
+    "--date",
+    "visit_date",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    help="Date of the visit (default: today); recorded with the visit's first value.",
+)
+def assess(study_db, user_name, patient, visit, measure, side, value, reason, visit_date) -> None:
     """Enter (or correct, with a reason) one assessment."""
     user = login(study_db, user_name)
     row = {"patient": patient, "side": side, "time": visit, "measure": measure,
            "value": value, "reason": reason}  # fmt: skip
     counts = record_assessments(
-        study_db, pd.DataFrame([row]), user, Author.now(user.name, user.role), source="assess"
+        study_db,
+        pd.DataFrame([row]),
+        user,
+        Author.now(user.name, user.role),
+        source="assess",
+        visit_date=visit_date.date().isoformat() if visit_date else None,
     )
     done = next(kind for kind, n in counts.items() if n)
     click.echo(f"{patient} {visit} {measure}{' ' + side if side else ''} = {value:g}: {done}")
@@ -190,3 +203,34 @@ def read_answers(path: Path) -> dict:
     if not isinstance(data, dict):
         raise InvalidValueError(f"{path}: a mapping of criterion id to answer is needed")
     return data
+
+
+@conduct.command("visits")
+@click.argument("study_db")
+@user_option
+@click.option("--patient", help="Only this patient.")
+@click.option(
+    "--today",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    help="Date to judge the schedule on (default: today).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+def visits_command(study_db, user_name, patient, today, as_json) -> None:
+    """Each patient's visits: done, due, late, upcoming or missed (docs/conduct.md)."""
+    login(study_db, user_name)
+    study = read_study(study_db)
+    day = today.date() if today else dt.date.today()
+    schedule = visit_schedule(study.protocol, study.patients, study.visits, day)
+    if patient:
+        schedule = schedule[schedule["patient"] == patient]
+        if schedule.empty:
+            raise InvalidValueError(f"{patient} is not enrolled")
+    counts = schedule.groupby(["time", "status"], sort=False).size().unstack(fill_value=0)
+    result = {
+        "today": day.isoformat(),
+        "visits": json.loads(schedule.to_json(orient="records")),
+        "counts": [
+            {"time": t, **{k: int(v) for k, v in row.items()}} for t, row in counts.iterrows()
+        ],
+    }
+    emit(result, as_json=as_json, title="Visit schedule")

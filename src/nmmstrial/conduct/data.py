@@ -26,9 +26,17 @@ def entry_roles(measure: str) -> tuple[str, ...]:
 
 
 def record_assessments(
-    target: str, rows: pd.DataFrame, user: User, author: Author, *, source: str
+    target: str,
+    rows: pd.DataFrame,
+    user: User,
+    author: Author,
+    *,
+    source: str,
+    visit_date: str | None = None,
 ) -> dict[str, int]:
-    """Validate every row (protocol, patient, role) and write them all, or none."""
+    """Validate every row (protocol, patient, role) and write them all, or none; a visit
+    first entered is recorded as done on `visit_date` (default: the author's day)."""
+    visit_date = visit_date or author.utc[:10]
     study = read_study(target)
     if study.meta.get("locked"):
         log_event(
@@ -55,7 +63,7 @@ def record_assessments(
                 f"{source}, row {number}: {user.name} ({user.role}) may not enter "
                 f"{row.measure}; allowed: {', '.join(allowed)}"
             )
-    return write_observations(target, rows, author, source=source)
+    return write_observations(target, rows, author, source=source, visit_date=visit_date)
 
 
 def lock(target: str, user: User, author: Author, reason: str | None) -> dict:

@@ -6,6 +6,7 @@ A changed value needs a reason (ICH E6: the original stays visible in the trail)
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from typing import Any
 
@@ -24,7 +25,12 @@ OBSERVATIONS = trial_tables["observations"]
 
 
 def write_observations(
-    target: Target, rows: pd.DataFrame, author: Author, *, source: str = "input"
+    target: Target,
+    rows: pd.DataFrame,
+    author: Author,
+    *,
+    source: str = "input",
+    visit_date: str | None = None,
 ) -> dict[str, int]:
     """Insert new observations and update changed ones, audited, in one transaction.
 
@@ -43,12 +49,49 @@ def write_observations(
                 counts[kind] += 1
                 if entry is not None:
                     entries.append(entry)
+            if visit_date is not None:
+                entries += _record_visits(connection, rows, visit_date, author)
             append_audit(connection, entries)
     except SQLAlchemyError as error:
         raise StoreError(f"{label}: nothing written: {error_line(error)}") from error
     finally:
         engine.dispose()
     return counts
+
+
+def _record_visits(
+    connection: Connection, rows: pd.DataFrame, date: str, author: Author
+) -> list[AuditEntry]:
+    """A visit at which a value is first entered is recorded as done on `date`."""
+    visits = trial_tables["visits"]
+    entries = []
+    for patient, time in rows[["patient", "time"]].drop_duplicates().itertuples(index=False):
+        known = connection.execute(
+            select(visits.c.time, visits.c.date).where(visits.c.patient == patient)
+        ).all()
+        if time in {row.time for row in known}:
+            continue
+        t0 = next((row.date for row in known if row.time == "T0"), None)
+        day = (
+            0
+            if time == "T0"
+            else ((dt.date.fromisoformat(date) - dt.date.fromisoformat(t0)).days if t0 else None)
+        )
+        record = {"patient": patient, "time": time, "day": day, "date": date, "status": "done"}
+        connection.execute(visits.insert(), record)
+        entries.append(
+            AuditEntry(
+                utc=author.utc,
+                user=author.user,
+                role=author.role,
+                action="insert",
+                table="visits",
+                record=row_key("visits", record),
+                patient=patient,
+                new=row_value("visits", record),
+            )
+        )
+    return entries
 
 
 def _write_one(
