@@ -30,6 +30,7 @@ TABLE_NOTES = {
     "sessions": "one row per stimulation session",
     "adverse_events": "one row per adverse event",
     "biopsies": "one row per muscle biopsy",
+    "qpcr": "one row per qPCR well (Ct; empty when undetermined), samples by biopsy id",
 }
 
 DICTIONARY_COLUMNS = {
