@@ -169,3 +169,20 @@ def test_lock_refuses_entries_and_logs_the_attempt_then_unblind(db):
     )
     assert out.exit_code == 0
     assert (db.parent / "b" / "allocation.csv").exists()
+
+
+def test_report_for_a_blinded_role_shows_codes_only(db, tmp_path):
+    blinded = CliRunner().invoke(
+        cli, ["report", str(db), "--out", str(tmp_path / "b"), "--user", "assessor"], env=ENV
+    )
+    assert blinded.exit_code == 0, blinded.output
+    page = (tmp_path / "b" / "index.html").read_text()
+    assert "real - sham" not in page and ">real<" not in page
+    assert "X - Y" in page or "Y - X" in page
+    unblinded = CliRunner().invoke(
+        cli,
+        ["report", str(db), "--out", str(tmp_path / "u"), "--user", "unblinded_physician"],
+        env=ENV,
+    )
+    assert unblinded.exit_code == 0
+    assert "real - sham" in (tmp_path / "u" / "index.html").read_text()

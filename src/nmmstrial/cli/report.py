@@ -2,17 +2,32 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import click
 
 from ..report import write_report
 from ..store import read_study
+from .auth import login
 
 
 @click.command()
 @click.argument("study_db")
 @click.option("--out", required=True, type=click.Path(path_type=Path, file_okay=False))
-def report(study_db: str, out: Path) -> None:
-    """Write a self-contained OUT/index.html (figures also as PNG and SVG)."""
-    click.echo(str(write_report(read_study(study_db), out)))
+@click.option(
+    "--user",
+    "user_name",
+    help="Your user name: blinded roles get arm codes X / Y until the study is unblinded.",
+)
+def report(study_db: str, out: Path, user_name: str | None) -> None:
+    """Write a self-contained OUT/index.html (figures also as PNG and SVG).
+
+    Without --user the study's own setting applies: a simulated study is reported
+    unblinded (its banner says so), a conducted one blinded."""
+    study = read_study(study_db)
+    if user_name:
+        user = login(study_db, user_name)
+        meta = {**study.meta, "blinded": not user.sees_arms(study.meta)}
+        study = dataclasses.replace(study, meta=meta, tables=dict(study.tables))
+    click.echo(str(write_report(study, out)))
