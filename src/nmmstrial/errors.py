@@ -23,3 +23,7 @@ class ReportError(NmmstrialError):
 
 class AccessError(NmmstrialError, PermissionError):
     """The user is unknown, the password wrong, or the role may not do this."""
+
+
+class ConflictError(NmmstrialError):
+    """Someone else changed the same record meanwhile; nothing was written."""

@@ -12,9 +12,9 @@ from typing import Any
 
 import pandas as pd
 from sqlalchemy import Connection, select, update
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from ..errors import InvalidValueError, StoreError
+from ..errors import ConflictError, InvalidValueError, StoreError
 from ..study import TABLES
 from .audit import AuditEntry, append_audit, row_entries, row_key, row_value
 from .engine import Target, describe, error_line, open_study_db
@@ -52,6 +52,12 @@ def write_observations(
             if visit_date is not None:
                 entries += _record_visits(connection, rows, visit_date, author)
             append_audit(connection, entries)
+    except IntegrityError as error:
+        # Two sessions entered the same record at once: the later one loses, loudly.
+        raise ConflictError(
+            f"{label}: conflict: a value in {source} was entered by someone else meanwhile; "
+            "nothing written: look at the current values and enter again"
+        ) from error
     except SQLAlchemyError as error:
         raise StoreError(f"{label}: nothing written: {error_line(error)}") from error
     finally:
