@@ -2,19 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import uuid
-
 import numpy as np
 import pandas as pd
 import pytest
-from sqlalchemy import create_engine, text
 
 from nmmstrial.protocol import reference_protocol
 from nmmstrial.simulate import simulate_trial
 from nmmstrial.study import Study
-
-POSTGRES_URL = os.environ.get("NMMSTRIAL_TEST_POSTGRES_URL")
 
 
 @pytest.fixture
@@ -111,6 +105,20 @@ def study() -> Study:
             "morphometry": [False, None],
         }
     )
+    # A sample well, an undetermined one (NaN Ct) and a control of no patient (NULLs).
+    qpcr = pd.DataFrame(
+        {
+            "patient": ["P01", "P01", None],
+            "side": ["left", "left", None],
+            "sample": ["B001", "B001", "NTC"],
+            "target": ["GAPDH", "MuRF-1", "MuRF-1"],
+            "replicate": [1, 1, 1],
+            "ct": [19.123, np.nan, 38.5],
+            "task": ["UNKNOWN", "UNKNOWN", "NTC"],
+            "plate": ["QP01"] * 3,
+            "well": ["A1", "A2", "A3"],
+        }
+    )
     return Study(
         protocol=reference_protocol(),
         meta={"name": "hand-made", "simulated": False, "note": "für Tests", "n": [1, 2.5]},
@@ -122,6 +130,7 @@ def study() -> Study:
             "sessions": sessions,
             "adverse_events": adverse_events,
             "biopsies": biopsies,
+            "qpcr": qpcr,
         },
     )
 
@@ -130,19 +139,3 @@ def study() -> Study:
 def simulated_study() -> Study:
     # Seed fixed so a failure reproduces; 6 patients keep the round trip fast.
     return simulate_trial(reference_protocol(), n_patients=6, rng=np.random.default_rng(20160301))
-
-
-@pytest.fixture
-def postgres_url():
-    """A URL whose search_path is a fresh schema, dropped afterwards, so runs never collide."""
-    if not POSTGRES_URL:
-        pytest.skip("set NMMSTRIAL_TEST_POSTGRES_URL to run the PostgreSQL tests")
-    schema = f"nmmstrial_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(POSTGRES_URL)
-    with admin.begin() as connection:
-        connection.execute(text(f"CREATE SCHEMA {schema}"))
-    separator = "&" if "?" in POSTGRES_URL else "?"
-    yield f"{POSTGRES_URL}{separator}options=-csearch_path%3D{schema}"
-    with admin.begin() as connection:
-        connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-    admin.dispose()

@@ -124,7 +124,12 @@ def _ncp_for(t: float, df: float, prob: float) -> float:
         if np.isnan(gap(t - step)) or np.isnan(gap(t + step)):
             return np.nan
         step *= 2
-    return float(optimize.brentq(gap, t - step, t + step, xtol=1e-14, rtol=1e-14, maxiter=500))
+    try:
+        return float(
+            optimize.brentq(gap, t - step, t + step, xtol=1e-14, rtol=1e-14, maxiter=500)
+        )
+    except ValueError:  # scipy's noncentral t gave NaN inside the bracket
+        return np.nan
 
 
 def _t_result(
