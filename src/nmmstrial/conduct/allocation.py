@@ -17,7 +17,6 @@ from ..design.randomization import randomization_list
 from ..errors import AccessError, InvalidValueError
 from ..protocol import Protocol
 from ..store import Author, open_study_db, read_study
-from ..store.audit import AuditEntry
 from ..store.changes import (
     allocate,
     allocation_of,
@@ -79,11 +78,8 @@ def show_list(target: str, user: User, author: Author) -> dict[str, Any]:
         raise InvalidValueError(f"{target}: the study has no randomization list yet")
     log_event(
         target,
-        AuditEntry(
-            utc=author.utc,
-            user=user.name,
-            role=user.role,
-            action="read",
+        author.entry(
+            "read",
             table="randomization",
             record="list",
         ),
@@ -211,11 +207,8 @@ def reveal(target: str, user: User, author: Author, patient: str) -> dict[str, A
     real = entry["real_side"]
     log_event(
         target,
-        AuditEntry(
-            utc=author.utc,
-            user=user.name,
-            role=user.role,
-            action="reveal",
+        author.entry(
+            "reveal",
             table="allocation",
             patient=patient,
             new=real,

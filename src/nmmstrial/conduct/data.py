@@ -12,7 +12,6 @@ from sqlalchemy import select
 from ..capture.validate import validate_observations
 from ..errors import AccessError, InvalidValueError
 from ..store import Author, open_study_db, read_study
-from ..store.audit import AuditEntry
 from ..store.changes import change_meta, log_event, read_meta, write_observations
 from ..store.schema import audit_table
 from .users import User, require_role
@@ -41,11 +40,8 @@ def record_assessments(
     if study.meta.get("locked"):
         log_event(
             target,
-            AuditEntry(
-                utc=author.utc,
-                user=user.name,
-                role=user.role,
-                action="refused",
+            author.entry(
+                "refused",
                 reason=f"entry after lock ({source})",
             ),
         )

@@ -86,11 +86,8 @@ def _record_visits(
         record = {"patient": patient, "time": time, "day": day, "date": date, "status": "done"}
         connection.execute(visits.insert(), record)
         entries.append(
-            AuditEntry(
-                utc=author.utc,
-                user=author.user,
-                role=author.role,
-                action="insert",
+            author.entry(
+                "insert",
                 table="visits",
                 record=row_key("visits", record),
                 patient=patient,
@@ -122,16 +119,13 @@ def _write_one(
         )
     ).first()
     common = {
-        "utc": author.utc,
-        "user": author.user,
-        "role": author.role,
         "table": "observations",
         "record": row_key("observations", values),
         "patient": values["patient"],
     }
     if existing is None:
         connection.execute(OBSERVATIONS.insert(), {**values, "side": stored_side})
-        entry = AuditEntry(action="insert", new=row_value("observations", values), **common)
+        entry = author.entry("insert", new=row_value("observations", values), **common)
         return "inserted", entry
     if existing.value == values["value"]:
         return "unchanged", None
@@ -145,8 +139,8 @@ def _write_one(
     connection.execute(
         update(OBSERVATIONS).where(OBSERVATIONS.c.id == existing.id).values(value=values["value"])
     )
-    entry = AuditEntry(
-        action="update",
+    entry = author.entry(
+        "update",
         field="value",
         old=json.dumps(existing.value),
         new=json.dumps(values["value"]),
@@ -169,11 +163,8 @@ def change_meta(
         with engine.begin() as connection:
             meta = read_meta(connection)
             entries = [
-                AuditEntry(
-                    utc=author.utc,
-                    user=author.user,
-                    role=author.role,
-                    action=action,
+                author.entry(
+                    action,
                     table="study",
                     record="meta",
                     field=key,
@@ -230,11 +221,8 @@ def write_randomization(
                 "allocation", frame, utc=author.utc, user=author.user, role=author.role
             )
             audit.append(
-                AuditEntry(
-                    utc=author.utc,
-                    user=author.user,
-                    role=author.role,
-                    action="randomize",
+                author.entry(
+                    "randomize",
                     table="randomization",
                     record="list",
                     new=sealed["sha256"],
@@ -300,21 +288,15 @@ def allocate(
             append_audit(
                 connection,
                 [
-                    AuditEntry(
-                        utc=author.utc,
-                        user=author.user,
-                        role=author.role,
-                        action="insert",
+                    author.entry(
+                        "insert",
                         table="patients",
                         record=row_key("patients", full),
                         patient=patient["patient"],
                         new=row_value("patients", full),
                     ),
-                    AuditEntry(
-                        utc=author.utc,
-                        user=author.user,
-                        role=author.role,
-                        action="update",
+                    author.entry(
+                        "update",
                         table="allocation",
                         record=row_key("allocation", key_values),
                         patient=patient["patient"],

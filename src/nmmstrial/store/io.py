@@ -106,6 +106,10 @@ class Author:
     def now(cls, user: str, role: str) -> Author:
         return cls(user, role, dt.datetime.now(dt.UTC).isoformat(timespec="seconds"))
 
+    def entry(self, action: str, **fields: str | None) -> AuditEntry:
+        """An audit record of this author's `action` (table, record, patient, ...)."""
+        return AuditEntry(utc=self.utc, user=self.user, role=self.role, action=action, **fields)
+
 
 def _insert_users(connection: Connection, users: Sequence[UserRecord], author: Author) -> None:
     """Users in the same transaction as the study; the trail names them, never the hash."""
@@ -118,11 +122,8 @@ def _insert_users(connection: Connection, users: Sequence[UserRecord], author: A
     append_audit(
         connection,
         [
-            AuditEntry(
-                utc=author.utc,
-                user=author.user,
-                role=author.role,
-                action="user-add",
+            author.entry(
+                "user-add",
                 table="users",
                 record=u.name,
                 new=u.role,
@@ -203,11 +204,8 @@ def _insert(connection: Connection, study: Study, label: str, job: _Job) -> None
         append_audit(
             connection,
             [
-                AuditEntry(
-                    utc=author.utc,
-                    user=author.user,
-                    role=author.role,
-                    action="randomize",
+                author.entry(
+                    "randomize",
                     table="randomization",
                     record="list",
                     new=study.randomization["sha256"],
