@@ -91,6 +91,17 @@ TABLES: dict[str, dict[str, tuple[str, str]]] = {
         "histology": ("boolean", "sections stained (H&E, myosin)"),
         "morphometry": ("boolean", "at least 50 countable fibres: measured"),
     },
+    "qpcr": {
+        "patient": ("string", "study id; empty for a non-template control"),
+        "side": ("string", "left / right (the biopsy's side); empty for a control"),
+        "sample": ("string", "sample name as on the plate: the biopsy sample id, or NTC"),
+        "target": ("string", "assay: gene or miRNA, references included (GAPDH, U6)"),
+        "replicate": ("Int64", "technical replicate within plate, sample and target, 1-based"),
+        "ct": ("float64", "threshold cycle; missing = Undetermined (no amplification)"),
+        "task": ("string", "UNKNOWN (a sample) / NTC (non-template control)"),
+        "plate": ("string", "plate (run) the well belongs to: one instrument export each"),
+        "well": ("string", "well position on that plate, e.g. A1"),
+    },
 }
 
 

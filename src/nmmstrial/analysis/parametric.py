@@ -125,9 +125,7 @@ def _ncp_for(t: float, df: float, prob: float) -> float:
             return np.nan
         step *= 2
     try:
-        return float(
-            optimize.brentq(gap, t - step, t + step, xtol=1e-14, rtol=1e-14, maxiter=500)
-        )
+        return float(optimize.brentq(gap, t - step, t + step, xtol=1e-14, rtol=1e-14, maxiter=500))
     except ValueError:  # scipy's noncentral t gave NaN inside the bracket
         return np.nan
 

@@ -20,6 +20,7 @@ TABLE_ROLES = {
     "sessions": "unblinded_physician",
     "adverse_events": "assessor",
     "biopsies": "lab",
+    "qpcr": "lab",
 }
 
 

@@ -1,4 +1,4 @@
-"""The report's figures: patient flow, strength over time, CMAP before and after.
+"""The report's figures: patient flow, strength over time, CMAP, qPCR fold changes.
 
 Each function takes tidy frames and returns a matplotlib `Figure` drawn on the Agg
 canvas, never through pyplot, so no global backend or figure registry is touched.
@@ -221,4 +221,65 @@ def flow_figure(flow: pd.DataFrame) -> Figure:
             text = f"{label}\n{plural(row['patients'], 'patient')}\n{plural(row['arms'], 'arm')}"
             _box(ax, x, 0.07, 0.22, 0.11, text)
             _arrow(ax, (centre, levels["biopsied"] - h / 2), (x, 0.07 + 0.055))
+    return fig
+
+
+def qpcr_figure(
+    per_patient: pd.DataFrame, genes: pd.DataFrame, paper: dict[str, float] | None
+) -> Figure:
+    """Fold change per gene (the paper's Figures 6/7): one point per patient, the
+    geometric mean with its 95 % CI, and the paper's mean fold where given.
+
+    `per_patient` and `genes` are `compare_arms`' frames (fold = 2^-ddCt of the contrast);
+    `paper` maps gene -> the paper's fold, None to leave it out (a blinded page). The
+    fold axis is logarithmic (base 2), so halving and doubling are the same distance.
+    """
+    names = list(genes["gene"])
+    with matplotlib.rc_context(STYLE):
+        fig = _figure(max(6.0, 0.55 * len(names) + 1.5), 3.6)
+        ax = fig.add_subplot()
+        offsets = np.linspace(-0.18, 0.18, max(per_patient.groupby("gene").size().max(), 1))
+        for i, gene in enumerate(names):
+            folds = per_patient.loc[per_patient["gene"] == gene, "fold"].to_numpy(float)
+            ax.scatter(
+                i + offsets[: len(folds)],
+                folds,
+                s=12,
+                color="#7f8c8d",
+                alpha=0.8,
+                zorder=2,
+                label="patient" if i == 0 else None,
+            )
+        row = genes.set_index("gene").loc[names]
+        x = np.arange(len(names))
+        centre = row["geomean_fold"].to_numpy(float)
+        ax.errorbar(
+            x,
+            centre,
+            yerr=[centre - row["ci_low"].to_numpy(float), row["ci_high"].to_numpy(float) - centre],
+            fmt="_",
+            markersize=14,
+            color="#2f3640",
+            capsize=4,
+            linewidth=1.4,
+            zorder=3,
+            label="geometric mean, 95% CI",
+        )
+        if paper:
+            shown = [(i, paper[g]) for i, g in enumerate(names) if g in paper]
+            ax.scatter(
+                [i + 0.3 for i, _ in shown],
+                [f for _, f in shown],
+                marker="D",
+                s=22,
+                color=ARM_COLOURS["real"],
+                zorder=4,
+                label="paper (mean fold)",
+            )
+        ax.axhline(1.0, color="#95a5a6", linewidth=0.8, linestyle="--", zorder=1)
+        ax.set_yscale("log", base=2)
+        ax.set_xticks(x, names, rotation=45, ha="right")
+        ax.set_ylabel("fold change, 2^-ddCt")
+        ax.grid(axis="y", color="#e5e5e5", linewidth=0.6)
+        fig.legend(loc="outside upper right", ncols=3)
     return fig

@@ -218,6 +218,65 @@ def _analysis(study: Study) -> list[dict[str, Any]]:
     return out
 
 
+def _fold_ci(row: Any) -> str:
+    return f"{_num(row.geomean_fold)} [{_num(row.ci_low)}, {_num(row.ci_high)}]"
+
+
+def _qpcr(study: Study, labels: dict[str, str]) -> tuple[dict[str, Any], figures.Figure | None]:
+    """The qPCR section's cells and its figure (None without qPCR wells or when the
+    comparison cannot run; the reason is then shown). The paper's values are by real
+    vs sham, so a page with coded arms shows none of them."""
+    empty = {"shown": False, "error": "", "genes": [], "patients": [], "folds": []}
+    try:
+        result = tables.qpcr_comparison(study)
+    except NmmstrialError as error:
+        return {**empty, "error": str(error)}, None
+    if result is None:
+        return {**empty, "error": "no qPCR wells recorded"}, None
+    coded = labels["real"] != "real"
+    table = tables.qpcr_table(result)
+    genes = []
+    for row in table.itertuples(index=False):
+        paper = DASH
+        if not coded and not math.isnan(row.paper_fold):
+            paper = f"{_num(row.paper_fold)} ± {_num(row.paper_sem)}, "
+            paper += f"p = {row.paper_p:g} ({row.paper_test})"
+        genes.append(
+            [
+                row.gene,
+                row.reference,
+                str(row.n),
+                _num(row.mean_ddct),
+                _fold_ci(row),
+                _p(row.wilcoxon_p) + ("" if "exact" in row.wilcoxon_method else " (approx.)"),
+                _p(row.t_p),
+                f"{_num(row.mean_fold)} ± {_num(row.sem_fold)}",
+                paper,
+            ]
+        )
+    per_patient = result.patients
+    patients = sorted(set(per_patient["patient"]))
+    folds = per_patient.pivot(index="gene", columns="patient", values="fold")
+    fold_rows = [
+        [gene, *(_num(folds.loc[gene].get(p, math.nan)) for p in patients)]
+        for gene in table["gene"]
+    ]
+    paper_folds = None if coded else dict(zip(table["gene"], table["paper_fold"], strict=True))
+    figure = figures.qpcr_figure(per_patient, result.genes, paper_folds)
+    context = {
+        "shown": True,
+        "error": "",
+        "contrast": result.contrast,
+        "x": result.contrast.split(" - ")[0],
+        "y": result.contrast.split(" - ")[1],
+        "genes": genes,
+        "patients": patients,
+        "folds": fold_rows,
+        "n_patients": len(patients),
+    }
+    return context, figure
+
+
 def _render(study: Study) -> tuple[str, list[_Figure]]:
     """The page and its figures, built in memory."""
     if study.patients.empty:
@@ -258,6 +317,20 @@ def _render(study: Study) -> tuple[str, list[_Figure]]:
             figures.before_after_figure(cmap, protocol, labels),
         ),
     ]
+    qpcr, qpcr_fig = _qpcr(study, labels)
+    if qpcr_fig is not None:
+        made.append(
+            (
+                "qpcr",
+                "Figure 4. qPCR: fold change per gene",
+                f"Fold change 2^-ddCt ({qpcr['contrast']}) per gene: grey points are patients, "
+                "black bars the geometric mean with its 95% CI (paired t on ddCt, "
+                "back-transformed)"
+                + ("" if labels["real"] != "real" else "; red diamonds the paper's mean fold")
+                + ". Log scale; dashed line = no change. As the paper's Figures 6 and 7.",
+                qpcr_fig,
+            )
+        )
     rendered = [
         _Figure(
             name, title, caption, figures.figure_bytes(fig, "png"), figures.figure_bytes(fig, "svg")
@@ -291,6 +364,7 @@ def _render(study: Study) -> tuple[str, list[_Figure]]:
             for r in events.itertuples(index=False)
         ],
         "analysis": _analysis(study),
+        "qpcr": qpcr,
         "arm_note": _arm_note(meta),
         "generator": meta.get("generator", DASH),
     }

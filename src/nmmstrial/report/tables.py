@@ -12,6 +12,7 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 
+from ..assays.qpcr import CompareResult, compare_arms
 from ..errors import InvalidValueError
 from ..protocol import Protocol, paper_targets
 from ..study import Study, arm_codes, with_arm
@@ -264,3 +265,62 @@ def adverse_event_counts(study: Study) -> pd.DataFrame:
         .astype({"events": "int64", "patients": "int64"})
         .reset_index(drop=True)
     )
+
+
+# The paper's references: GAPDH for mRNAs, U6 snRNA for miRNAs (named miR-...).
+QPCR_REFERENCES = {"mrna": "GAPDH", "mirna": "U6"}
+QPCR_COLUMNS = (
+    "gene", "reference", "n", "mean_ddct", "geomean_fold", "ci_low", "ci_high",
+    "wilcoxon_p", "wilcoxon_method", "t_p", "mean_fold", "sem_fold",
+    "paper_fold", "paper_sem", "paper_p", "paper_test",
+)  # fmt: skip
+
+
+def qpcr_comparison(study: Study) -> CompareResult | None:
+    """Real vs sham per gene from the stored qPCR wells (`compare_arms`), or None
+    when the study has no sample wells.
+
+    Arms are real / sham, or the sealed X / Y codes when `meta["blinded"]` (ddCt is
+    then X - Y). Each gene against the paper's reference: U6 for miRNAs, GAPDH for
+    the rest; undetermined wells are excluded (the reader's default policy).
+    """
+    wells = study.qpcr.loc[study.qpcr["task"] == "UNKNOWN"]
+    if wells.empty:
+        return None
+    coded = bool(study.meta.get("blinded"))
+    wells = with_arm(wells, study.allocation, coded=coded)
+    wells = wells.assign(
+        ct=wells["ct"].astype("float64"),
+        undetermined=wells["ct"].isna().astype(bool),
+        well_position=wells["plate"] + " " + wells["well"],
+    )
+    references = set(QPCR_REFERENCES.values())
+    present = list(dict.fromkeys(wells["target"]))
+    paper = list(paper_targets()["qpcr"]["genes"])
+    genes = [g for g in paper if g in present]
+    genes += [g for g in present if g not in references and g not in genes]
+    mirnas = [g for g in genes if g.lower().startswith("mir")]
+    return compare_arms(
+        wells,
+        references=[QPCR_REFERENCES["mrna"]],
+        gene_references={g: [QPCR_REFERENCES["mirna"]] for g in mirnas},
+        genes=genes,
+        source="the study's qpcr table",
+    )
+
+
+def qpcr_table(result: CompareResult) -> pd.DataFrame:
+    """`compare_arms`' per-gene results beside the paper's fold, SEM, p and test
+    (NaN / empty for a gene the paper does not report).
+
+    Returns columns: gene, reference, n, mean_ddct, geomean_fold, ci_low, ci_high,
+    wilcoxon_p, wilcoxon_method, t_p, mean_fold, sem_fold, paper_fold, paper_sem,
+    paper_p, paper_test.
+    """
+    paper = paper_targets()["qpcr"]["genes"]
+    frame = result.genes.copy()
+    frame["paper_fold"] = [paper.get(g, {}).get("fold", np.nan) for g in frame["gene"]]
+    frame["paper_sem"] = [paper.get(g, {}).get("sem", np.nan) for g in frame["gene"]]
+    frame["paper_p"] = [paper.get(g, {}).get("p", np.nan) for g in frame["gene"]]
+    frame["paper_test"] = [paper.get(g, {}).get("test", "") for g in frame["gene"]]
+    return frame.loc[:, list(QPCR_COLUMNS)].reset_index(drop=True)

@@ -23,6 +23,7 @@ from ..errors import InvalidValueError
 from ..protocol import Protocol
 from ..study import Study
 from .calibration import Calibration, load_calibration
+from .qpcr import simulate_qpcr
 
 ARMS = ("real", "sham")
 FAMILIES = ("mrc", "dynamometer", "cmap_apb", "cmap_fcr")
@@ -133,6 +134,11 @@ class _Simulator:
             "generator": f"nmmstrial {__version__}",
             "calibration": "nmmstrial/simulate/calibration.yaml + protocol/paper_targets.yaml",
         }
+        biopsies = self._biopsies(ids, flow)
+        # Drawn last, so a seed gives the same clinical data with or without qPCR.
+        qpcr = simulate_qpcr(
+            biopsies, allocation_frame, self.cal.targets["qpcr"], self.c["qpcr"], self.rng
+        )
         return Study(
             protocol=self.protocol,
             meta=meta,
@@ -144,7 +150,8 @@ class _Simulator:
                 "observations": pd.DataFrame(observations),
                 "sessions": pd.DataFrame(sessions),
                 "adverse_events": _frame(events, "adverse_events"),
-                "biopsies": self._biopsies(ids, flow),
+                "biopsies": biopsies,
+                "qpcr": qpcr,
             },
         )
 

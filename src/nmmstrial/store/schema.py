@@ -11,6 +11,10 @@ Choices:
   systemic adverse events). SQL treats NULLs as distinct, so a NULL side would let a
   per-patient measure be entered twice at one visit; '' keeps the unique key working on
   SQLite and PostgreSQL alike. Readers turn it back into NA.
+- qPCR wells are keyed by plate, well and target (a duplex well holds two targets).
+  Non-template controls belong to no patient: their patient and side are NULL, which
+  the foreign key to patients and the side check both let through; sample wells carry
+  the patient and side of their biopsy sample.
 - The allocation has no foreign key to or from trial data: it is sealed apart (a
   randomization list also holds sequence numbers no patient has been given yet).
 """
@@ -43,6 +47,7 @@ SIDE_COLUMNS = {
     ("observations", "side"): True,
     ("adverse_events", "side"): True,
     ("biopsies", "side"): False,
+    ("qpcr", "side"): False,
 }
 
 # Columns whose missing value is stored as '' (NOT NULL, so unique keys hold), read as NA.
@@ -76,6 +81,7 @@ KEYS: dict[str, tuple[str, ...]] = {
     "sessions": ("patient", "session"),
     "adverse_events": ("patient", "event"),
     "biopsies": ("patient", "side", "time"),
+    "qpcr": ("plate", "well", "target"),
 }
 
 # NOT NULL beyond the keys and the optional sides: an allocation needs its side.
