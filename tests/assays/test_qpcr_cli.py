@@ -115,7 +115,7 @@ def test_compare_command():
             ["fold", LIVAK, "--reference", "GAPDH", "--calibrator", "brain", "--efficiency", "1.9"],
             "write TARGET=E",
         ),
-        (["compare", "study.db", "--reference", "GAPDH"], "study database is not available"),
+        (["compare", "absent.db", "--reference", "GAPDH"], "no such study database"),
         (["compare", SPLIT, "--reference", "=MYOD1"], "write REF or REF=GENE1,GENE2"),
         (["compare", SPLIT, "--reference", "GAPDH", "--patient", "P08"], "patient P08 is not"),
         (["standard-curve", XLSX, "--target", "IPC"], "target IPC has no STANDARD wells"),

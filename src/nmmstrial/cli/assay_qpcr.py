@@ -5,9 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
+import pandas as pd
 
 from ..assays.qpcr import compare_arms, read_qpcr_export, relative_expression, standard_curve
+from ..conduct.lab import import_qpcr
 from ..errors import InvalidValueError
+from ..store import Author, read_study
+from ..study import with_arm
+from .auth import login
 from .output import emit
 
 FILE = click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
@@ -136,8 +141,33 @@ def _references(specs: tuple[str, ...]) -> tuple[list[str], dict[str, list[str]]
     return default, per_gene
 
 
-@qpcr.command("compare")
+@qpcr.command("import")
 @FILE
+@click.option("--study", "study_db", required=True, help="The study database to store into.")
+@click.option("--user", "user_name", required=True, help="Your user name (lab or admin).")
+@click.option(
+    "--map",
+    "sample_map",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="CSV sample,patient,side for plate sample names that are not biopsy sample ids.",
+)
+@click.option("--plate", help="Name of the plate (run); default: the file's name.")
+def import_command(file, study_db, user_name, sample_map, plate):
+    """Store every well of an instrument export in the study, linked to its biopsy."""
+    user = login(study_db, user_name)
+    count = import_qpcr(
+        study_db,
+        user,
+        Author.now(user.name, user.role),
+        file,
+        sample_map=sample_map,
+        plate=plate,
+    )
+    click.echo(f"{file}: {count} wells stored in {study_db}")
+
+
+@qpcr.command("compare")
+@click.argument("source")
 @click.option(
     "--reference",
     "references",
@@ -148,28 +178,45 @@ def _references(specs: tuple[str, ...]) -> tuple[list[str], dict[str, list[str]]
 )
 @click.option("--gene", "genes", multiple=True, help="Only these genes (default: all).")
 @click.option("--patient", "patients", multiple=True, help="Only these patients (default: all).")
+@click.option("--user", "user_name", help="Your user name (with a study database).")
 @UNDETERMINED
 @JSON
-def compare_command(file, references, genes, patients, undetermined, as_json):
+def compare_command(source, references, genes, patients, user_name, undetermined, as_json):
     """Real vs sham within patients per gene: Wilcoxon and paired t on ddCt, folds.
 
-    FILE is a tidy CSV (patient, side, sample, target, replicate, ct) with an `arm`
-    column: real/sham, or X/Y when blinded (ddCt = X - Y).
+    SOURCE is a study database (its stored wells; arms from the allocation, coded X / Y
+    for blinded roles or without --user) or a tidy CSV (patient, side, sample, target,
+    replicate, ct) with an `arm` column: real/sham, or X/Y when blinded (ddCt = X - Y).
     """
-    if file.suffix.lower() in {".db", ".sqlite", ".sqlite3"}:
-        raise InvalidValueError(
-            f"{file}: reading qPCR results from a study database is not available yet; "
-            "give the tidy CSV with an arm column"
-        )
-    export = read_qpcr_export(file)
     default, per_gene = _references(references)
+    if source.endswith((".db", ".sqlite", ".sqlite3")) or "://" in source:
+        wells, label = _study_wells(source, user_name)
+    else:
+        export = read_qpcr_export(Path(source))
+        wells, label = export.wells, export.source
     result = compare_arms(
-        export.wells,
+        wells,
         references=default,
         gene_references=per_gene,
         genes=genes or None,
         patients=patients or None,
         undetermined=undetermined,
-        source=export.source,
+        source=label,
     )
     emit(result.to_dict(), as_json=as_json, title=f"Split-body comparison ({result.contrast})")
+
+
+def _study_wells(study_db: str, user_name: str | None) -> tuple[pd.DataFrame, str]:
+    """The study's stored sample wells with their arm, as the user may see it."""
+    study = read_study(study_db)
+    sees = login(study_db, user_name).sees_arms(study.meta) if user_name else False
+    wells = study.qpcr.loc[study.qpcr["task"] == "UNKNOWN"]
+    if wells.empty:
+        raise InvalidValueError(f"{study_db}: the study has no qPCR wells; import an export first")
+    wells = with_arm(wells, study.allocation, coded=not sees)
+    wells = wells.assign(
+        ct=wells["ct"].astype("float64"),
+        undetermined=wells["ct"].isna().astype(bool),
+        well_position=wells["plate"] + " " + wells["well"],
+    )
+    return wells, f"{study_db}, table qpcr"

@@ -19,7 +19,13 @@ from ..study import TABLES
 from .audit import AuditEntry, append_audit, row_entries, row_key, row_value
 from .engine import Target, describe, error_line, open_study_db
 from .io import Author
-from .schema import NO_SIDE, randomization_table, study_table, trial_tables
+from .schema import (
+    BLANK_WHEN_MISSING,
+    NO_SIDE,
+    randomization_table,
+    study_table,
+    trial_tables,
+)
 
 OBSERVATIONS = trial_tables["observations"]
 
@@ -325,3 +331,29 @@ def allocation_of(target: Target, patient: str) -> dict[str, Any] | None:
     finally:
         engine.dispose()
     return dict(row) if row else None
+
+
+def add_rows(target: Target, table: str, frame: pd.DataFrame, author: Author) -> int:
+    """Insert new rows into a trial table with their audit records, all or none."""
+    label = describe(target)
+    rows = frame.astype(object).where(frame.notna(), None).to_dict(orient="records")
+    for row in rows:
+        for column in BLANK_WHEN_MISSING.get(table, ()):
+            row[column] = NO_SIDE if row[column] is None else row[column]
+    engine = open_study_db(target)
+    try:
+        with engine.begin() as connection:
+            connection.execute(trial_tables[table].insert(), rows)
+            append_audit(
+                connection,
+                row_entries(table, frame, utc=author.utc, user=author.user, role=author.role),
+            )
+    except IntegrityError as error:
+        raise ConflictError(
+            f"{label}: table {table}: {error_line(error)}; nothing written (imported before?)"
+        ) from error
+    except SQLAlchemyError as error:
+        raise StoreError(f"{label}: nothing written: {error_line(error)}") from error
+    finally:
+        engine.dispose()
+    return len(rows)
