@@ -15,6 +15,14 @@ from ..capture.imports import read_assessments_csv
 from ..conduct import ROLES, new_user, require_role
 from ..conduct.allocation import eligibility_template, enrol, reveal
 from ..conduct.data import lock, record_assessments, unblind
+from ..conduct.treatment import (
+    OUTCOMES,
+    RELATEDNESS,
+    SEVERITIES,
+    adherence,
+    log_session,
+    report_adverse_event,
+)
 from ..conduct.visits import visit_schedule
 from ..errors import InvalidValueError
 from ..protocol import load_protocol, reference_protocol
@@ -234,3 +242,88 @@ def visits_command(study_db, user_name, patient, today, as_json) -> None:
         ],
     }
     emit(result, as_json=as_json, title="Visit schedule")
+
+
+DATE = click.DateTime(formats=["%Y-%m-%d"])
+
+
+@conduct.command("session")
+@click.argument("study_db")
+@user_option
+@click.option("--patient", required=True)
+@click.option("--session", "number", type=int, required=True, help="Session number, 1-based.")
+@click.option("--date", "day", type=DATE, help="Date of the session (default: today).")
+@click.option("--trains", type=int, help="Trains delivered (default: the protocol's).")
+@click.option("--incomplete", is_flag=True, help="The session was interrupted.")
+def session_command(study_db, user_name, patient, number, day, trains, incomplete) -> None:
+    """Log a stimulation session (unblinded physician); pulses follow from the trains."""
+    user = login(study_db, user_name)
+    row = log_session(
+        study_db,
+        user,
+        Author.now(user.name, user.role),
+        patient=patient,
+        session=number,
+        date=day.date() if day else dt.date.today(),
+        trains=trains,
+        completed=not incomplete,
+    )
+    click.echo(
+        f"{patient} session {number}: {row['trains']} trains, {row['pulses']:,} pulses per arm"
+    )
+
+
+@conduct.command("adherence")
+@click.argument("study_db")
+@user_option
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+def adherence_command(study_db: str, user_name: str, as_json: bool) -> None:
+    """Sessions done of planned and pulses delivered per arm of planned, per patient."""
+    login(study_db, user_name)
+    table = adherence(read_study(study_db))
+    rows = json.loads(table.to_json(orient="records"))
+    emit({"adherence": rows}, as_json=as_json, title="Adherence")
+
+
+@conduct.command("adverse-event")
+@click.argument("study_db")
+@user_option
+@click.option("--patient", required=True)
+@click.option("--term", required=True, help="The event, verbatim.")
+@click.option("--onset", type=DATE, required=True, help="Date of onset.")
+@click.option("--severity", type=click.Choice(SEVERITIES), required=True)
+@click.option("--serious", is_flag=True, help="A serious adverse event (ICH E2A).")
+@click.option("--related", "related_to", type=click.Choice(RELATEDNESS), required=True)
+@click.option("--outcome", type=click.Choice(OUTCOMES), default="ongoing", show_default=True)
+@click.option("--side", type=click.Choice(SIDES), help="The side, for a local event.")
+@click.option("--visit", help="The visit at which it was reported (e.g. FU3M).")
+def adverse_event_command(
+    study_db,
+    user_name,
+    patient,
+    term,
+    onset,
+    severity,
+    serious,
+    related_to,
+    outcome,
+    side,
+    visit,
+) -> None:
+    """Report an adverse event (assessor or unblinded physician)."""
+    user = login(study_db, user_name)
+    row = report_adverse_event(
+        study_db,
+        user,
+        Author.now(user.name, user.role),
+        patient=patient,
+        term=term,
+        onset=onset.date(),
+        severity=severity,
+        serious=serious,
+        related_to=related_to,
+        outcome=outcome,
+        side=side,
+        visit=visit,
+    )
+    click.echo(f"{patient}: adverse event {row['event']} recorded ({row['term']})")
