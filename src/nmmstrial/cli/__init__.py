@@ -37,6 +37,7 @@ def _register() -> None:
         report,
         simulate,
         stats,
+        upgrade,
     )
 
     cli.add_command(protocol.protocol)
@@ -49,6 +50,7 @@ def _register() -> None:
     cli.add_command(audit.audit)
     cli.add_command(assay.assay)
     cli.add_command(design.design)
+    cli.add_command(upgrade.upgrade)
     cli.add_command(demo.demo)
 
 

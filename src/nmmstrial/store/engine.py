@@ -113,9 +113,14 @@ def check_study_db(connection: Connection, label: str) -> None:
         raise StoreError(f"{label}: not an nmmstrial study database (no schema revision)")
     head = head_revision()
     if revision != head:
+        older = revision in _ancestors(head)
         raise StoreError(
             f"{label}: schema revision {revision!r}, but this nmmstrial reads {head!r}; "
-            "open it with the nmmstrial version that wrote it"
+            + (
+                f"upgrade it with `nmmstrial upgrade {label}`"
+                if older
+                else "open it with the nmmstrial version that wrote it"
+            )
         )
     present = set(inspect(connection).get_table_names())
     missing = [name for name in metadata.tables if name not in present]
@@ -180,3 +185,32 @@ def open_study_db(target: Target) -> Engine:
             ) from error
         raise
     return engine
+
+
+def _ancestors(head: str) -> set[str]:
+    scripts = ScriptDirectory.from_config(_alembic_config())
+    return {rev.revision for rev in scripts.iterate_revisions(head, "base")} - {head}
+
+
+def upgrade_study_db(target: Target) -> tuple[str, str]:
+    """Migrate a study written by an older nmmstrial to this one's schema, in one
+    transaction; return the revisions before and after. Trial data are not changed."""
+    label = describe(target)
+    path = sqlite_path(target)
+    if path is not None and not path.is_file():
+        raise StoreError(f"{label}: no such study database")
+    engine = make_engine(target)
+    try:
+        with engine.begin() as connection:
+            before = MigrationContext.configure(connection).get_current_revision()
+            if before is None:
+                raise StoreError(f"{label}: not an nmmstrial study database (no schema revision)")
+            head = head_revision()
+            if before != head and before not in _ancestors(head):
+                raise StoreError(f"{label}: schema revision {before!r} is newer than {head!r}")
+            migrate(connection)
+    except SQLAlchemyError as error:
+        raise StoreError(f"{label}: cannot upgrade: {error_line(error)}") from error
+    finally:
+        engine.dispose()
+    return before, head
