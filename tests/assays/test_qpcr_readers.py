@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from nmmstrial.assays.qpcr import parse_qpcr_text, read_qpcr_export
+from nmmstrial.assays.qpcr import parse_qpcr_text, read_qpcr_export, standard_curve
 from nmmstrial.errors import InvalidValueError
 
 DATA = Path(__file__).parent / "data" / "qpcr"
@@ -216,3 +216,34 @@ def test_xlsx_footer_rows_are_metadata(tmp_path):
     assert export.metadata["endogenous_control"] == "GAPDH"
     assert export.wells["sample"].tolist() == ["sham", "400"]
     assert export.wells["ct"].iloc[0] == 20.25 and export.wells["undetermined"].iloc[1]
+
+
+def test_xlsx_standards_take_their_quantity_from_the_replicate_group_sheet(tmp_path):
+    """A D&A standard-curve workbook whose Results sheet has no Quantity column and whose
+    standards are not named by their quantity: the quantities are in the replicate-group
+    sheet (as Design & Analysis exports them). Built here, since no public file has it."""
+    openpyxl = pytest.importorskip("openpyxl")
+    book = openpyxl.Workbook()
+    results = book.active
+    results.title = "Results"
+    results.append(["Instrument Type", "QuantStudio 7 Pro System"])
+    results.append([])
+    results.append(["Well", "Well Position", "Omit", "Sample", "Target", "Task", "Cq"])
+    quantities = {"Std A": 10.0, "Std B": 100.0, "Std C": 1000.0, "Std D": 10000.0}
+    well = 0
+    for name, quantity in quantities.items():
+        for _ in range(3):
+            well += 1
+            cq = 38.0 - 3.4 * np.log10(quantity)
+            results.append([well, f"A{well}", "FALSE", name, "GAPDH", "STANDARD", cq])
+    groups = book.create_sheet("Replicate Group Result")
+    groups.append(["Exported On", "2026-11-25"])
+    groups.append([])
+    groups.append(["Sample", "Target", "Number of Replicates", "Quantity", "Cq Mean"])
+    for name, quantity in quantities.items():
+        groups.append([name, "GAPDH", 3, quantity, 0])
+    path = tmp_path / "standard_curve_quantities_in_group_sheet.xlsx"
+    book.save(path)
+    curve = standard_curve(read_qpcr_export(path).wells, "GAPDH")
+    assert curve["slope"] == pytest.approx(-3.4, abs=1e-9)
+    assert curve["efficiency"] == pytest.approx(10 ** (1 / 3.4), rel=1e-9)

@@ -25,6 +25,7 @@ Policies:
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import re
 import warnings
@@ -174,6 +175,7 @@ def parse_qpcr_xlsx(data: BinaryIO, *, source: str = "<xlsx>") -> QpcrExport:
             ["" if v is None else _cell_text(v) for v in row]
             for row in sheet.iter_rows(values_only=True)
         ]
+        group_quantities = _replicate_group_quantities(book)
     finally:
         book.close()
     start = _find_header(rows)
@@ -189,9 +191,52 @@ def parse_qpcr_xlsx(data: BinaryIO, *, source: str = "<xlsx>") -> QpcrExport:
     # Key/value rows above the table and below it (Endogenous Control, Reference Sample).
     footer = rows[start + 1 + len(body) :]
     metadata = _metadata_from_pairs(row[:2] for row in [*rows[:start], *footer])
-    return _build(
+    export = _build(
         rows[start], body, metadata, source, fmt="design-and-analysis-xlsx", first_line=start + 2
     )
+    return _standard_quantities(export, group_quantities)
+
+
+def _replicate_group_quantities(book) -> dict[tuple[str, str], float]:
+    """(sample, target) -> quantity from the "Replicate Group Result" sheet, where the
+    Results sheet of a standard-curve workbook leaves the standards' quantity out."""
+    sheet = next(
+        (s for s in book.worksheets if _normalise(s.title) == "replicate group result"), None
+    )
+    if sheet is None:
+        return {}
+    rows = [
+        ["" if v is None else _cell_text(v) for v in row]
+        for row in sheet.iter_rows(values_only=True)
+    ]
+    for at, row in enumerate(rows):
+        names = [_normalise(cell) for cell in row]
+        if {"sample", "target", "quantity"} <= set(names):
+            sample, target, quantity = (names.index(n) for n in ("sample", "target", "quantity"))
+            out = {}
+            for body in rows[at + 1 :]:
+                try:
+                    value = float(body[quantity].replace(",", ""))
+                except (ValueError, IndexError):
+                    continue
+                if value > 0:
+                    out[(body[sample].strip(), body[target].strip())] = value
+            return out
+    return {}
+
+
+def _standard_quantities(export: QpcrExport, quantities: dict) -> QpcrExport:
+    """Fill STANDARD wells' missing quantities from the replicate-group sheet."""
+    wells = export.wells
+    if not quantities or "task" not in wells:
+        return export
+    missing = (wells["task"] == "STANDARD") & ~(wells.get("quantity", np.nan) > 0)
+    if not missing.any():
+        return export
+    keys = list(zip(wells["sample"], wells["target"], strict=True))
+    found = pd.Series([quantities.get(k, np.nan) for k in keys], index=wells.index)
+    filled = wells.get("quantity", pd.Series(np.nan, index=wells.index)).where(~missing, found)
+    return dataclasses.replace(export, wells=wells.assign(quantity=filled))
 
 
 def _cell_text(value) -> str:
