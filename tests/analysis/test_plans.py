@@ -125,11 +125,17 @@ def test_blinded_study_shows_codes_only(study):
         protocol=study.protocol, meta={**study.meta, "blinded": True}, tables=dict(study.tables)
     )
     result = run_plan(blinded, "recommended")
-    text = " ".join(result.table["comparison"])
-    codes = arm_codes(study.allocation)
-    assert f"{codes['real']} - {codes['sham']}" in text
+    text = " ".join(result.table["comparison"]) + " ".join(result.notes)
+    assert "X - Y" in text and "Y - X" not in text  # the codes' own order, whichever is real
     assert "real" not in text and "sham" not in text
-    assert result.arms == codes
+    assert result.arms == ("X", "Y")
+    # The estimate is X minus Y: the real-minus-sham estimate, signed by the sealed code.
+    plain = run_plan(study, "recommended").table
+    sign = 1 if arm_codes(study.allocation)["real"] == "X" else -1
+    coded_rows = result.table[result.table.section == "primary outcome"]
+    plain_rows = plain[plain.section == "primary outcome"]
+    assert np.allclose(coded_rows["estimate"], sign * plain_rows["estimate"].to_numpy())
+    assert np.allclose(coded_rows["p"], plain_rows["p"].to_numpy())
 
 
 def test_incomplete_patient_is_excluded_and_named(study):

@@ -18,8 +18,8 @@ import pandas as pd
 
 from ..errors import InvalidValueError
 from ..protocol import paper_targets
-from ..study import Study, arm_codes, with_arm
-from ..tidy import ARMS
+from ..study import Study, with_arm
+from ..tidy import ARM_CODES, ARMS
 from .anova import rm_anova
 from .mixed import mixed_model
 from .multiplicity import adjust_p
@@ -72,7 +72,7 @@ class PlanResult:
     plan: str
     table: pd.DataFrame
     notes: tuple[str, ...] = field(default=())
-    arms: dict[str, str] = field(default_factory=dict)
+    arms: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         rows = self.table.astype(object).where(self.table.notna(), None)
@@ -88,15 +88,18 @@ def run_plan(study: Study, plan: str) -> PlanResult:
     """Run the `paper` or `recommended` plan on a study's clinical outcomes."""
     if plan not in PLANS:
         raise InvalidValueError(f"plan {plan!r} is not one of {', '.join(PLANS)}")
-    obs = _clinical(study)
-    labels = arm_codes(study.allocation) if study.meta.get("blinded") else {a: a for a in ARMS}
-    build: Callable[[pd.DataFrame], tuple[list[dict], list[str]]] = (
+    blinded = bool(study.meta.get("blinded"))
+    arms = ARM_CODES if blinded else ARMS
+    obs = _clinical(study, coded=blinded)
+    build: Callable[[pd.DataFrame, tuple[str, ...]], tuple[list[dict], list[str]]] = (
         _paper_plan if plan == "paper" else _recommended_plan
     )
-    rows, notes = build(obs)
+    rows, notes = build(obs, arms)
     table = pd.DataFrame(rows, columns=list(COLUMNS))
-    table["comparison"] = table["comparison"].map(lambda text: _relabel(text, labels))
-    return PlanResult(plan=plan, table=table, notes=tuple(notes), arms=labels)
+    # Blinded: the codes in their own order (X - Y), so no order or wording tells which
+    # is real, and the paper's per-arm values are not printed beside them.
+    notes = [_relabel(note, dict(zip(ARMS, arms, strict=True))) for note in notes]
+    return PlanResult(plan=plan, table=table, notes=tuple(notes), arms=arms)
 
 
 def _relabel(text: str, labels: dict[str, str]) -> str:
@@ -105,8 +108,8 @@ def _relabel(text: str, labels: dict[str, str]) -> str:
     return text
 
 
-def _clinical(study: Study) -> pd.DataFrame:
-    obs = with_arm(study.observations, study.allocation)
+def _clinical(study: Study, *, coded: bool) -> pd.DataFrame:
+    obs = with_arm(study.observations, study.allocation, coded=coded)
     obs = obs[obs["arm"].notna() & obs["time"].isin(CLINICAL_VISITS)]
     return obs.loc[:, ["patient", "arm", "time", "measure", "value"]].reset_index(drop=True)
 
@@ -181,17 +184,19 @@ def _wilcoxon_row(identity: dict[str, str], result: Any, **extra: Any) -> dict[s
 
 
 # -- the paper's plan -------------------------------------------------------------------
-def _paper_plan(obs: pd.DataFrame) -> tuple[list[dict], list[str]]:
+def _paper_plan(obs: pd.DataFrame, arms: tuple[str, ...]) -> tuple[list[dict], list[str]]:
+    first, second = arms
     targets = paper_targets()
     over_time = targets["clinical_over_time"]
     rows = _Rows()
     baseline = targets["baseline_T0"]
     section = "baseline"
     for measure in (*STRENGTH, *CMAP):
-        identity = {"section": section, "outcome": measure, "comparison": "real vs sham at T0"}
+        comparison = f"{first} vs {second} at T0"
+        identity = {"section": section, "outcome": measure, "comparison": comparison}
         with rows.unit(**identity, test="Mann-Whitney U"):
-            x = _wide(obs, measure, "real")["T0"].dropna()
-            y = _wide(obs, measure, "sham")["T0"].dropna()
+            x = _wide(obs, measure, first)["T0"].dropna()
+            y = _wide(obs, measure, second)["T0"].dropna()
             result = mann_whitney(x, y)
             rows.append(
                 _row(
@@ -213,7 +218,7 @@ def _paper_plan(obs: pd.DataFrame) -> tuple[list[dict], list[str]]:
     }
     section = "one-way RM ANOVA over T0-T3, per arm"
     for measure in ("dynamometer_kg", "mrc_fcr"):
-        for arm in ARMS:
+        for arm in arms:
             identity = {"section": section, "outcome": measure, "comparison": f"time, {arm} arm"}
             with rows.unit(**identity, test="repeated-measures ANOVA"):
                 long = obs[(obs["measure"] == measure) & (obs["arm"] == arm)]
@@ -255,7 +260,7 @@ def _paper_plan(obs: pd.DataFrame) -> tuple[list[dict], list[str]]:
     }
     section = "post hoc vs T0, per arm"
     for measure in ("dynamometer_kg", "mrc_fcr"):
-        for arm in ARMS:
+        for arm in arms:
             for visit in CLINICAL_VISITS[1:]:
                 identity = {
                     "section": section,
@@ -321,7 +326,7 @@ def _paper_plan(obs: pd.DataFrame) -> tuple[list[dict], list[str]]:
                 )
     section = "CMAP before and after"
     for measure in CMAP:
-        for arm in ARMS:
+        for arm in arms:
             identity = {"section": section, "outcome": measure, "comparison": f"T2 - T0, {arm} arm"}
             with rows.unit(**identity, test="Wilcoxon signed-rank"):
                 wide = _wide(obs, measure, arm).loc[:, ["T0", "T2"]].dropna()
@@ -350,12 +355,13 @@ def _changes(obs: pd.DataFrame, measure: str) -> pd.DataFrame:
     return later.dropna(subset=["change"]).reset_index(drop=True)
 
 
-def _model_rows(rows: _Rows, measure: str, change: pd.DataFrame) -> None:
+def _model_rows(rows: _Rows, measure: str, change: pd.DataFrame, arms: tuple[str, ...]) -> None:
     """Real minus sham in change from T0 at each visit, from one mixed model."""
     visits = sorted(change["time"].unique())
     section = "primary outcome" if measure == PRIMARY else "secondary outcomes"
     test = "linear mixed model (REML)"
-    levels: dict[str, list] = {"arm": ["sham", "real"]}
+    first, second = arms
+    levels: dict[str, list] = {"arm": [second, first]}
     if len(visits) > 1:
         formula, group, by = "change ~ arm * time", "patient/arm", "time"
         model = "change ~ arm * time + (1 | patient) + (1 | patient:arm)"
@@ -363,7 +369,7 @@ def _model_rows(rows: _Rows, measure: str, change: pd.DataFrame) -> None:
     else:
         formula, group, by = "change ~ arm", "patient", None
         model = "change ~ arm + (1 | patient)"
-    identity = {"section": section, "outcome": measure, "comparison": "real - sham, change"}
+    identity = {"section": section, "outcome": measure, "comparison": f"{first} - {second}, change"}
     with rows.unit(**identity, test=test):
         fit = mixed_model(change, formula, group, levels=levels, contrast="arm", by=by)
         for contrast in fit.contrasts.itertuples(index=False):
@@ -374,7 +380,7 @@ def _model_rows(rows: _Rows, measure: str, change: pd.DataFrame) -> None:
                 _row(
                     section=section,
                     outcome=measure,
-                    comparison=f"real - sham, change from T0 at {visit}",
+                    comparison=f"{first} - {second}, change from T0 at {visit}",
                     test=test,
                     options=model,
                     correction="Satterthwaite df",
@@ -404,22 +410,23 @@ def _holm_at_primary_visit(rows: _Rows) -> None:
         rows[i]["adjustment"] = f"Holm over {len(family)} secondary outcomes at {PRIMARY_VISIT}"
 
 
-def _recommended_plan(obs: pd.DataFrame) -> tuple[list[dict], list[str]]:
+def _recommended_plan(obs: pd.DataFrame, arms: tuple[str, ...]) -> tuple[list[dict], list[str]]:
+    first, second = arms
     rows = _Rows()
     for measure in (*STRENGTH, *CMAP):
-        _model_rows(rows, measure, _changes(obs, measure))
+        _model_rows(rows, measure, _changes(obs, measure), arms)
     _holm_at_primary_visit(rows)
     section = "effect sizes"
     for measure in (*STRENGTH, *CMAP):
-        comparison = f"real - sham, change from T0 at {PRIMARY_VISIT}"
+        comparison = f"{first} - {second}, change from T0 at {PRIMARY_VISIT}"
         identity = {"section": section, "outcome": measure, "comparison": comparison}
         with rows.unit(**identity, test="paired t"):
             change = _changes(obs, measure)
             at = change[change["time"] == PRIMARY_VISIT].pivot(
                 index="patient", columns="arm", values="change"
             )
-            at = at.reindex(columns=list(ARMS)).dropna()
-            result = paired_t(at["real"], at["sham"])
+            at = at.reindex(columns=[first, second]).dropna()
+            result = paired_t(at[first], at[second])
             low, high = _ci(result.ci)
             g_low, g_high = _ci(result.hedges_g_ci)
             rows.append(
@@ -444,12 +451,13 @@ def _recommended_plan(obs: pd.DataFrame) -> tuple[list[dict], list[str]]:
             )
     section = "baseline balance (paired)"
     for measure in (*STRENGTH, *CMAP):
-        identity = {"section": section, "outcome": measure, "comparison": "real - sham at T0"}
+        comparison = f"{first} - {second} at T0"
+        identity = {"section": section, "outcome": measure, "comparison": comparison}
         with rows.unit(**identity, test="Wilcoxon signed-rank"):
-            real = _wide(obs, measure, "real")["T0"]
-            sham = _wide(obs, measure, "sham")["T0"]
-            pairs = pd.concat([real, sham], axis=1, keys=["real", "sham"]).dropna()
-            result = wilcoxon_paired(pairs["real"], pairs["sham"])
+            x = _wide(obs, measure, first)["T0"]
+            y = _wide(obs, measure, second)["T0"]
+            pairs = pd.concat([x, y], axis=1, keys=["x", "y"]).dropna()
+            result = wilcoxon_paired(pairs["x"], pairs["y"])
             rows.append(_wilcoxon_row(identity, result))
     section = "sensitivity: arm x time RM ANOVA (both arms within patient)"
     for measure in STRENGTH:

@@ -12,6 +12,7 @@ from rich.table import Table
 from ..analysis.plans import PLANS, PlanResult, run_plan
 from ..errors import NmmstrialError
 from ..store import read_study
+from .auth import as_seen_by
 from .output import cell, emit
 
 
@@ -20,9 +21,18 @@ from .output import cell, emit
 @click.option("--plan", type=click.Choice(PLANS), required=True, help="Which analysis plan.")
 @click.option("--out", type=click.Path(path_type=Path, file_okay=False), help="Write CSV + JSON.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
-def analyze(study_db: str, plan: str, out: Path | None, as_json: bool) -> None:
-    """Run the paper's analysis plan or the recommended one on STUDY_DB."""
-    result = run_plan(read_study(study_db), plan)
+@click.option(
+    "--user",
+    "user_name",
+    help="Your user name: blinded roles get arm codes X / Y until the study is unblinded.",
+)
+def analyze(study_db: str, plan: str, out: Path | None, as_json: bool, user_name: str | None):
+    """Run the paper's analysis plan or the recommended one on STUDY_DB.
+
+    Without --user the study's own setting applies (a simulated study is unblinded)."""
+    study = read_study(study_db)
+    study = as_seen_by(study_db, user_name, study)
+    result = run_plan(study, plan)
     data = result.to_dict()
     if out is not None:
         try:

@@ -3,6 +3,7 @@ a prompt; never a hang when there is no terminal to ask on."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 
@@ -11,6 +12,7 @@ import click
 from ..conduct import ROLES, User, authenticate, new_user
 from ..errors import AccessError
 from ..store import study_users
+from ..study import Study
 
 PASSWORD_ENV = "NMMSTRIAL_PASSWORD"
 NEW_PASSWORD_ENV = "NMMSTRIAL_NEW_PASSWORD"
@@ -39,3 +41,13 @@ def demo_users() -> tuple[list, str]:
     """One user per role, named after it, with NMMSTRIAL_PASSWORD or 'demo'."""
     password = os.environ.get(PASSWORD_ENV) or DEMO_PASSWORD
     return [new_user(role, role, password) for role in ROLES], password
+
+
+def as_seen_by(study_db: str, user_name: str | None, study: Study) -> Study:
+    """The study as `user_name` may see it: arms coded X / Y for blinded roles until the
+    study is unblinded. Without a user, the study's own setting stands."""
+    if not user_name:
+        return study
+    user = login(study_db, user_name)
+    meta = {**study.meta, "blinded": not user.sees_arms(study.meta)}
+    return dataclasses.replace(study, meta=meta, tables=dict(study.tables))

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 import click
 
 from ..report import write_report
 from ..store import read_study
-from .auth import login
+from .auth import as_seen_by
 
 
 @click.command()
@@ -26,8 +25,5 @@ def report(study_db: str, out: Path, user_name: str | None) -> None:
     Without --user the study's own setting applies: a simulated study is reported
     unblinded (its banner says so), a conducted one blinded."""
     study = read_study(study_db)
-    if user_name:
-        user = login(study_db, user_name)
-        meta = {**study.meta, "blinded": not user.sees_arms(study.meta)}
-        study = dataclasses.replace(study, meta=meta, tables=dict(study.tables))
+    study = as_seen_by(study_db, user_name, study)
     click.echo(str(write_report(study, out)))
