@@ -102,6 +102,22 @@ TABLES: dict[str, dict[str, tuple[str, str]]] = {
         "plate": ("string", "plate (run) the well belongs to: one instrument export each"),
         "well": ("string", "well position on that plate, e.g. A1"),
     },
+    "oocytes": {
+        "patient": ("string", "study id"),
+        "side": ("string", "left / right (the biopsy's side)"),
+        "sample": ("string", "biopsy sample id whose membranes the oocyte carries"),
+        "oocyte": ("Int64", "oocyte number within the sample, 1-based"),
+        "peak_na": ("float64", "peak ACh current magnitude (500 uM, 4 s, -60 mV), nA"),
+        "t05_s": (
+            "float64",
+            "T0.5 during a 30-s application, s; the censoring time when not reached; "
+            "empty when not measured",
+        ),
+        "t05_censored": ("boolean", "T0.5 not reached before the end of the application"),
+        "ec50_um": ("float64", "ACh EC50 of the oocyte's dose-response fit, uM; empty if none"),
+        "file": ("string", "the ABF recording T0.5 was measured from; empty when none"),
+        "sha256": ("string", "SHA-256 of that file; empty when none"),
+    },
 }
 
 

@@ -119,6 +119,21 @@ def study() -> Study:
             "well": ["A1", "A2", "A3"],
         }
     )
+    # A measured oocyte with its file, one with a censored T0.5, one with an EC50 only.
+    oocytes = pd.DataFrame(
+        {
+            "patient": ["P01", "P01", "P01"],
+            "side": ["left", "left", "right"],
+            "sample": ["B001", "B001", "B002"],
+            "oocyte": [1, 2, 1],
+            "peak_na": [10.125, 2.5, 7.0],
+            "t05_s": [5.27, 29.5, np.nan],
+            "t05_censored": [False, True, None],
+            "ec50_um": [np.nan, np.nan, 51.123],
+            "file": ["B001_oocyte01.abf", "B001_oocyte02.abf", None],
+            "sha256": ["ab" * 32, "cd" * 32, None],
+        }
+    )
     return Study(
         protocol=reference_protocol(),
         meta={"name": "hand-made", "simulated": False, "note": "für Tests", "n": [1, 2.5]},
@@ -131,6 +146,7 @@ def study() -> Study:
             "adverse_events": adverse_events,
             "biopsies": biopsies,
             "qpcr": qpcr,
+            "oocytes": oocytes,
         },
     )
 

@@ -31,6 +31,10 @@ TABLE_NOTES = {
     "adverse_events": "one row per adverse event",
     "biopsies": "one row per muscle biopsy",
     "qpcr": "one row per qPCR well (Ct; empty when undetermined), samples by biopsy id",
+    "oocytes": (
+        "one row per voltage-clamped oocyte: peak ACh current, T0.5 and EC50 where measured, "
+        "and the recording's file and SHA-256"
+    ),
 }
 
 DICTIONARY_COLUMNS = {

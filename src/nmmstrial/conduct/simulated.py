@@ -21,6 +21,7 @@ TABLE_ROLES = {
     "adverse_events": "assessor",
     "biopsies": "lab",
     "qpcr": "lab",
+    "oocytes": "electrophysiologist",
 }
 
 

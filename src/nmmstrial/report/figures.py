@@ -1,4 +1,4 @@
-"""The report's figures: patient flow, strength over time, CMAP, qPCR fold changes.
+"""The report's figures: patient flow, strength over time, CMAP, qPCR folds, oocytes.
 
 Each function takes tidy frames and returns a matplotlib `Figure` drawn on the Agg
 canvas, never through pyplot, so no global backend or figure registry is touched.
@@ -15,6 +15,7 @@ import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.patches import FancyBboxPatch
+from matplotlib.ticker import FuncFormatter
 
 from ..errors import InvalidValueError
 from ..protocol import Protocol
@@ -282,4 +283,73 @@ def qpcr_figure(
         ax.set_ylabel("fold change, 2^-ddCt")
         ax.grid(axis="y", color="#e5e5e5", linewidth=0.6)
         fig.legend(loc="outside upper right", ncols=3)
+    return fig
+
+
+def ephys_figure(
+    oocytes: pd.DataFrame,
+    arms: list[str],
+    measures: tuple[tuple[str, str, str], ...],
+    paper: dict[str, dict[str, tuple[float, float]]] | None,
+) -> Figure:
+    """Oocyte measures per arm (the paper's Figure 5), one panel per measure.
+
+    Points are oocytes, in one column per patient within an arm (same order in both
+    arms), so the patients show; a patient's mean is joined across arms by a line;
+    black bars are the arm's mean ± SEM over oocytes, as the paper plots them; red
+    diamonds the paper's mean ± SEM (`paper`: measure -> arm -> (mean, sem), None on a
+    blinded page). Open points are censored T0.5s (at their censoring time).
+    `measures` are (column, label, unit). The value axis is logarithmic.
+    """
+    with matplotlib.rc_context(STYLE):
+        fig = _figure(3.2 * len(measures), 3.6)
+        axes = fig.subplots(1, len(measures), squeeze=False)[0]
+        for ax, (column, label, unit) in zip(axes, measures, strict=True):
+            values = oocytes.dropna(subset=[column, "arm"])
+            patients = sorted(set(values["patient"]))
+            slots = np.linspace(-0.3, 0.3, len(patients)) if len(patients) > 1 else [0.0]
+            means: dict[str, list[float]] = {}
+            for i, arm in enumerate(arms):
+                rows = values.loc[values["arm"] == arm]
+                for slot, patient in zip(slots, patients, strict=True):
+                    own = rows.loc[rows["patient"] == patient]
+                    y = own[column].to_numpy(float)
+                    censored = own["t05_censored"].fillna(False).to_numpy(bool)
+                    x = np.full(y.size, i + slot)
+                    ax.scatter(x[~censored], y[~censored], s=9, color="#7f8c8d", alpha=0.7)
+                    if censored.any():
+                        ax.scatter(
+                            x[censored], y[censored], s=12, facecolors="none", edgecolors="#7f8c8d"
+                        )
+                    means.setdefault(patient, []).append(
+                        float(np.exp(np.log(y).mean())) if y.size else np.nan
+                    )
+                y = rows[column].to_numpy(float)
+                if y.size:
+                    sem = y.std(ddof=1) / np.sqrt(y.size) if y.size > 1 else 0.0
+                    ax.errorbar(
+                        i + 0.42, y.mean(), yerr=sem, fmt="_", markersize=14, color="#2f3640",
+                        capsize=4, linewidth=1.4, zorder=3,
+                    )  # fmt: skip
+                if paper and arm in paper.get(column, {}):
+                    mean, sem = paper[column][arm]
+                    ax.errorbar(
+                        i + 0.52, mean, yerr=sem, fmt="D", markersize=4,
+                        color=ARM_COLOURS["real"], capsize=3, linewidth=1.0, zorder=4,
+                    )  # fmt: skip
+            for slot, patient in zip(slots, patients, strict=True):
+                ys = means[patient]
+                ax.plot(
+                    [i + slot for i in range(len(ys))], ys, color="#bdc3c7", linewidth=0.7,
+                    zorder=1,
+                )  # fmt: skip
+            ax.set_yscale("log")
+            plain = FuncFormatter(lambda value, _: f"{value:g}")
+            ax.yaxis.set_major_formatter(plain)
+            ax.yaxis.set_minor_formatter(plain)
+            ax.set_xticks(range(len(arms)), arms)
+            ax.set_xlim(-0.6, len(arms) - 0.3)
+            ax.set_title(label, loc="left")
+            ax.set_ylabel(unit)
+            ax.grid(axis="y", color="#e5e5e5", linewidth=0.6)
     return fig

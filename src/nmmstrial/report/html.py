@@ -277,6 +277,73 @@ def _qpcr(study: Study, labels: dict[str, str]) -> tuple[dict[str, Any], figures
     return context, figure
 
 
+def _sem_cell(mean: float, sem: float, n: float) -> str:
+    if math.isnan(mean):
+        return DASH
+    return f"{_num(mean)} ± {_num(sem)} (n = {int(n)})"
+
+
+def _ephys(study: Study, labels: dict[str, str]) -> tuple[dict[str, Any], figures.Figure | None]:
+    """The electrophysiology section's cells and figure (None without oocytes). As for
+    qPCR, the paper's values are by real vs sham, so a page with coded arms shows none;
+    the arms are then X and Y in that order, whichever is real."""
+    empty = {"shown": False, "error": "", "summary": [], "tests": []}
+    oocytes = tables.ephys_oocytes(study)
+    if oocytes is None:
+        return {**empty, "error": "no oocytes recorded"}, None
+    coded = labels["real"] != "real"
+    arms = tables.ephys_arms(oocytes)
+    names = {column: (label, unit) for column, label, unit, _ in tables.EPHYS_MEASURES}
+    summary = []
+    for row in tables.ephys_summary(oocytes).itertuples(index=False):
+        label, unit = names[row.measure]
+        ours = _sem_cell(row.mean, row.sem, row.n) if row.n else DASH
+        if row.censored:
+            ours += f", {row.censored} censored"
+        paper = DASH if coded else _sem_cell(row.paper_mean, row.paper_sem, row.paper_n)
+        summary.append([label, unit, row.arm, str(row.patients), ours, paper])
+    tests = []
+    for row in tables.ephys_tests(oocytes).itertuples(index=False):
+        label, _ = names[row.measure]
+        if row.mixed_error:
+            ratio, mixed_p, df = f"not fitted: {row.mixed_error}", DASH, DASH
+        else:
+            ratio = f"{_num(row.ratio)} [{_num(row.ratio_ci_low)}, {_num(row.ratio_ci_high)}]"
+            mixed_p, df = _p(row.mixed_p), f"{row.mixed_df:.1f}"
+        paper = DASH if coded else f"p = {row.paper_p:g} ({row.paper_test})"
+        tests.append(
+            [label, str(row.n_oocytes), _p(row.mw_p), paper, str(row.n_patients), ratio, df,
+             mixed_p]
+        )  # fmt: skip
+    paper_values = None
+    if not coded:
+        targets = paper_targets()["electrophysiology"]
+        paper_values = {
+            column: {arm: (targets[key][arm]["mean"], targets[key][arm]["sem"]) for arm in ARMS}
+            for column, _, _, key in tables.EPHYS_MEASURES
+        }
+    figure = figures.ephys_figure(
+        oocytes,
+        arms,
+        tuple((column, label, unit) for column, label, unit, _ in tables.EPHYS_MEASURES),
+        paper_values,
+    )
+    recorded = study.meta.get("ephys", {})
+    context = {
+        "shown": True,
+        "error": "",
+        "x": arms[0],
+        "y": arms[1],
+        "n_oocytes": len(oocytes),
+        "n_patients": oocytes["patient"].nunique(),
+        "summary": summary,
+        "tests": tests,
+        "recordings": int(oocytes["file"].notna().sum()),
+        "windows": ", ".join(recorded.get("windows", [])),
+    }
+    return context, figure
+
+
 def _render(study: Study) -> tuple[str, list[_Figure]]:
     """The page and its figures, built in memory."""
     if study.patients.empty:
@@ -331,6 +398,21 @@ def _render(study: Study) -> tuple[str, list[_Figure]]:
                 qpcr_fig,
             )
         )
+    ephys, ephys_fig = _ephys(study, labels)
+    if ephys_fig is not None:
+        made.append(
+            (
+                "ephys",
+                f"Figure {len(made) + 1}. Electrophysiology: oocytes per arm",
+                "Peak ACh current, T0.5 and EC50 per arm: grey points are oocytes, one column "
+                "per patient (open: T0.5 not reached, at the censoring time), grey lines join "
+                "a patient's geometric means across arms, black bars the arm's mean ± SEM "
+                "over oocytes"
+                + ("" if labels["real"] != "real" else "; red diamonds the paper's mean ± SEM")
+                + ". Log scale. As the paper's Figure 5.",
+                ephys_fig,
+            )
+        )
     rendered = [
         _Figure(
             name, title, caption, figures.figure_bytes(fig, "png"), figures.figure_bytes(fig, "svg")
@@ -365,6 +447,7 @@ def _render(study: Study) -> tuple[str, list[_Figure]]:
         ],
         "analysis": _analysis(study),
         "qpcr": qpcr,
+        "ephys": ephys,
         "arm_note": _arm_note(meta),
         "generator": meta.get("generator", DASH),
     }

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from ..assays.qpcr import CompareResult, compare_arms
-from ..errors import InvalidValueError
+from ..errors import InvalidValueError, NmmstrialError
 from ..protocol import Protocol, paper_targets
 from ..study import Study, arm_codes, with_arm
 from ..tidy import ARMS
@@ -324,3 +324,111 @@ def qpcr_table(result: CompareResult) -> pd.DataFrame:
     frame["paper_p"] = [paper.get(g, {}).get("p", np.nan) for g in frame["gene"]]
     frame["paper_test"] = [paper.get(g, {}).get("test", "") for g in frame["gene"]]
     return frame.loc[:, list(QPCR_COLUMNS)].reset_index(drop=True)
+
+
+# Electrophysiology: column -> (label, unit, key in targets.yaml's electrophysiology).
+EPHYS_MEASURES: tuple[tuple[str, str, str, str], ...] = (
+    ("peak_na", "Peak ACh current (500 µM, 4 s)", "nA", "peak_current_nA"),
+    ("t05_s", "Desensitization T0.5 (30-s application)", "s", "decay_t05_s"),
+    ("ec50_um", "ACh EC50", "µM", "ec50_uM"),
+)
+EPHYS_SUMMARY_COLUMNS = (
+    "measure", "arm", "n", "patients", "mean", "sem", "censored",
+    "paper_n", "paper_mean", "paper_sem",
+)  # fmt: skip
+EPHYS_TEST_COLUMNS = (
+    "measure", "contrast", "n_oocytes", "n_patients", "mw_p", "mw_method",
+    "ratio", "ratio_ci_low", "ratio_ci_high", "mixed_df", "mixed_p", "mixed_error",
+    "paper_p", "paper_test",
+)  # fmt: skip
+
+
+def ephys_oocytes(study: Study) -> pd.DataFrame | None:
+    """The stored oocytes with their arm (real / sham, or X / Y when blinded), or None
+    when the study has none."""
+    if study.oocytes.empty:
+        return None
+    return with_arm(study.oocytes, study.allocation, coded=bool(study.meta.get("blinded")))
+
+
+def ephys_arms(oocytes: pd.DataFrame) -> list[str]:
+    """The two arms in display order: real, sham; or X, Y whichever is real."""
+    present = set(oocytes["arm"].dropna())
+    return list(ARMS) if present <= set(ARMS) else sorted(present)
+
+
+def ephys_summary(oocytes: pd.DataFrame) -> pd.DataFrame:
+    """Per measure and arm: oocytes, patients, mean and SEM over oocytes (the paper's
+    summary) and censored T0.5s (counted at their censoring time, a lower bound);
+    beside them the paper's n, mean and SEM (real / sham arms only)."""
+    paper = paper_targets()["electrophysiology"]
+    rows = []
+    for column, _, _, key in EPHYS_MEASURES:
+        for arm in ephys_arms(oocytes):
+            values = oocytes.loc[oocytes["arm"] == arm].dropna(subset=[column])
+            n, mean, sd = _describe(values[column])
+            target = paper[key].get(arm, {})
+            censored = values["t05_censored"].fillna(False).astype(bool).sum()
+            rows.append(
+                {
+                    "measure": column,
+                    "arm": arm,
+                    "n": n,
+                    "patients": values["patient"].nunique(),
+                    "mean": mean,
+                    "sem": sd / np.sqrt(n) if n > 1 else np.nan,
+                    "censored": int(censored) if column == "t05_s" else 0,
+                    "paper_n": target.get("n_oocytes", np.nan),
+                    "paper_mean": target.get("mean", np.nan),
+                    "paper_sem": target.get("sem", np.nan),
+                }
+            )
+    return pd.DataFrame(rows, columns=list(EPHYS_SUMMARY_COLUMNS))
+
+
+def ephys_tests(oocytes: pd.DataFrame) -> pd.DataFrame:
+    """Per measure, first arm against second: the paper's Mann-Whitney on oocytes as if
+    independent, beside the patient-level analysis: a mixed model on the log value with
+    random intercepts per patient and per sample (biopsy) within patient, so oocytes
+    are nested in their biopsy and patient; its arm contrast back-transformed is the
+    ratio of geometric means with its 95 % CI (Satterthwaite df). A model that cannot
+    be fitted (too few patients) gives its reason in `mixed_error`."""
+    from ..analysis import mann_whitney
+    from ..assays.doseresponse import mixed_log_model
+
+    paper = paper_targets()["electrophysiology"]
+    arms = ephys_arms(oocytes)
+    rows = []
+    for column, _, _, key in EPHYS_MEASURES:
+        values = oocytes.dropna(subset=[column, "arm"])
+        row: dict = {
+            "measure": column,
+            "contrast": f"{arms[0]} / {arms[1]}",
+            "n_oocytes": len(values),
+            "n_patients": values["patient"].nunique(),
+            "paper_p": paper[key]["test"]["p"],
+            "paper_test": paper[key]["test"]["name"],
+            "mixed_error": "",
+        }
+        x = values.loc[values["arm"] == arms[0], column].to_numpy(float)
+        y = values.loc[values["arm"] == arms[1], column].to_numpy(float)
+        if len(x) and len(y):
+            test = mann_whitney(x, y)
+            row.update(mw_p=test.p, mw_method=test.method)
+        try:
+            fit = mixed_log_model(
+                values, column, "arm", "patient", "sample", levels=[arms[1], arms[0]]
+            )
+        except NmmstrialError as error:
+            row["mixed_error"] = str(error)
+        else:
+            c = fit.contrasts.iloc[0]
+            row.update(
+                ratio=np.exp(c["estimate"]),
+                ratio_ci_low=np.exp(c["ci_low"]),
+                ratio_ci_high=np.exp(c["ci_high"]),
+                mixed_df=c["df"],
+                mixed_p=c["p"],
+            )
+        rows.append(row)
+    return pd.DataFrame(rows, columns=list(EPHYS_TEST_COLUMNS))

@@ -23,6 +23,7 @@ from ..errors import InvalidValueError
 from ..protocol import Protocol
 from ..study import Study
 from .calibration import Calibration, load_calibration
+from .ephys import simulate_ephys
 from .qpcr import simulate_qpcr
 
 ARMS = ("real", "sham")
@@ -139,6 +140,15 @@ class _Simulator:
         qpcr = simulate_qpcr(
             biopsies, allocation_frame, self.cal.targets["qpcr"], self.c["qpcr"], self.rng
         )
+        # From a child stream of ours (spawning does not advance it): a seed keeps its
+        # clinical and qPCR data with or without oocytes, and qPCR settings leave them be.
+        oocytes = simulate_ephys(
+            biopsies,
+            allocation_frame,
+            self.cal.targets["electrophysiology"],
+            self.c["ephys"],
+            self.rng.spawn(1)[0],
+        )
         return Study(
             protocol=self.protocol,
             meta=meta,
@@ -152,6 +162,7 @@ class _Simulator:
                 "adverse_events": _frame(events, "adverse_events"),
                 "biopsies": biopsies,
                 "qpcr": qpcr,
+                "oocytes": oocytes,
             },
         )
 

@@ -15,6 +15,8 @@ Choices:
   Non-template controls belong to no patient: their patient and side are NULL, which
   the foreign key to patients and the side check both let through; sample wells carry
   the patient and side of their biopsy sample.
+- Oocytes are keyed by biopsy sample and oocyte number, the sample a foreign key to
+  the biopsies (an oocyte carries one biopsy's membranes).
 - The allocation has no foreign key to or from trial data: it is sealed apart (a
   randomization list also holds sequence numbers no patient has been given yet).
 """
@@ -48,6 +50,7 @@ SIDE_COLUMNS = {
     ("adverse_events", "side"): True,
     ("biopsies", "side"): False,
     ("qpcr", "side"): False,
+    ("oocytes", "side"): False,
 }
 
 # Columns whose missing value is stored as '' (NOT NULL, so unique keys hold), read as NA.
@@ -82,6 +85,7 @@ KEYS: dict[str, tuple[str, ...]] = {
     "adverse_events": ("patient", "event"),
     "biopsies": ("patient", "side", "time"),
     "qpcr": ("plate", "well", "target"),
+    "oocytes": ("sample", "oocyte"),
 }
 
 # NOT NULL beyond the keys and the optional sides: an allocation needs its side.
@@ -90,6 +94,9 @@ _REQUIRED = {"allocation": ("real_side",)}
 # Further columns unique on their own (NULL allowed: a list entry not yet allocated).
 # A patient's sequence number is unique only within its stratum (the allocation's key).
 _UNIQUE = {"allocation": ("patient",), "biopsies": ("sample",)}
+
+# Foreign keys beyond every trial table's patient: an oocyte carries one biopsy's membranes.
+_FOREIGN = {("oocytes", "sample"): "biopsies.sample"}
 
 metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
@@ -118,6 +125,8 @@ def _trial_table(name: str) -> Table:
             if column == "patient" and name not in ("patients", "allocation")
             else []
         )
+        if (name, column) in _FOREIGN:
+            foreign.append(ForeignKey(_FOREIGN[(name, column)]))
         # An optional side is stored as NO_SIDE, so it is never NULL either.
         required = column in (*keys, *_REQUIRED.get(name, ())) or SIDE_COLUMNS.get(
             (name, column), False
