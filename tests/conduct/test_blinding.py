@@ -20,6 +20,7 @@ ARM_WORDS = re.compile(r"\b(real|sham)\b", re.IGNORECASE)
 # codes in an order that follows real / sham rather than their own (Y before X).
 ARM_CONTRASTS = re.compile(
     r"real - sham|sham - real|, real arm|, sham arm|real_side|Y - X|Y / X|Y vs X"
+    r'|class="arm">Y</th>\s*<th colspan="3" class="arm">X'  # a table with Y before X
 )
 
 

@@ -14,6 +14,7 @@ from ..assays.doseresponse import fit_dose_response
 from ..assays.ephys import measure_files
 from ..assays.qpcr import read_qpcr_export
 from ..assays.qpcr.writer import quantstudio_text
+from ..capture.qpcr import study_wells
 from ..conduct.simulated import conducted_authorship
 from ..errors import InvalidValueError
 from ..protocol import reference_protocol
@@ -84,36 +85,17 @@ def through_the_lab(study: Study, lab: Path) -> Study:
             encoding="utf-8",
         )
         paths.append(path)
-    imported = [import_qpcr_export(path, study.biopsies) for path in paths]
+    imported = [
+        study_wells(
+            read_qpcr_export(path),
+            study.biopsies,
+            plate=path.stem.removeprefix(EXPORT_PREFIX),
+            sample_map=None,
+        )
+        for path in paths
+    ]
     qpcr = pd.concat(imported, ignore_index=True) if imported else study.qpcr
     return dataclasses.replace(study, tables={**study.tables, "qpcr": qpcr})
-
-
-def import_qpcr_export(path: Path, biopsies: pd.DataFrame) -> pd.DataFrame:
-    """One plate's export as `qpcr` rows: the plate is the file's name after the prefix;
-    a sample well whose name is no biopsy sample is refused, naming file and sample."""
-    export = read_qpcr_export(path)
-    wells = export.wells
-    by_sample = biopsies.set_index("sample")
-    samples = wells["task"] == "UNKNOWN"
-    unknown = sorted(set(wells.loc[samples, "sample"]) - set(by_sample.index))
-    if unknown:
-        raise InvalidValueError(f"{path}: sample {unknown[0]} is not a biopsy sample of the study")
-    patient = wells["sample"].map(by_sample["patient"]).where(samples)
-    side = wells["sample"].map(by_sample["side"]).where(samples)
-    return pd.DataFrame(
-        {
-            "patient": patient,
-            "side": side,
-            "sample": wells["sample"],
-            "target": wells["target"],
-            "replicate": wells.groupby(["sample", "target"], sort=False).cumcount() + 1,
-            "ct": wells["ct"],
-            "task": wells["task"],
-            "plate": path.stem.removeprefix(EXPORT_PREFIX),
-            "well": wells["well_position"],
-        }
-    )
 
 
 def ephys_through_the_lab(study: Study, lab: Path) -> Study:

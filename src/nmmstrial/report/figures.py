@@ -19,12 +19,14 @@ from matplotlib.ticker import FuncFormatter
 
 from ..errors import InvalidValueError
 from ..protocol import Protocol
-from ..tidy import ARMS
-from .tables import measure_label, plural
+from .tables import display_arms, measure_label, plural
 
 PNG_DPI = 110
 # The paper draws the real arm in red and the sham arm in black.
 ARM_COLOURS = {"real": "#c0392b", "sham": "#2f3640"}
+# Colours and markers go with the position on the page, not the arm, so a blinded page
+# (X first) colours X red whichever arm it is.
+POSITION_STYLE = (("#c0392b", "o"), ("#2f3640", "s"))
 STYLE = {
     "font.size": 9,
     "axes.titlesize": 10,
@@ -67,15 +69,18 @@ def strength_figure(summary: pd.DataFrame, protocol: Protocol, labels: dict[str,
         axes = fig.subplots(1, len(measures), squeeze=False)[0]
         x = np.arange(len(times))
         for ax, measure in zip(axes, measures, strict=True):
-            for offset, arm in zip((-0.08, 0.08), ARMS, strict=True):
+            order = display_arms(labels)
+            for (offset, (colour, marker)), arm in zip(
+                zip((-0.08, 0.08), POSITION_STYLE, strict=True), order, strict=True
+            ):
                 rows = summary.loc[(summary["measure"] == measure) & (summary["arm"] == arm)]
                 rows = rows.set_index("time").reindex(times)
                 ax.errorbar(
                     x + offset,
                     rows["mean"],
                     yerr=rows["sem"].fillna(0.0),
-                    color=ARM_COLOURS[arm],
-                    marker="o" if arm == "real" else "s",
+                    color=colour,
+                    marker=marker,
                     markersize=4,
                     capsize=3,
                     linewidth=1.4,
@@ -105,12 +110,13 @@ def before_after_figure(
         fig = _figure(3.0 * len(measures), 3.0)
         axes = fig.subplots(1, len(measures), squeeze=False)[0]
         # Bars grouped by arm: before (light), after (solid).
-        slots = [(arm, time) for arm in ARMS for time in times]
+        order = display_arms(labels)
+        slots = [(arm, time) for arm in order for time in times]
         x = np.array([i + 0.4 * (i // 2) for i in range(len(slots))], dtype=float)
         for ax, measure in zip(axes, measures, strict=True):
             rows = summary.loc[summary["measure"] == measure].set_index(["arm", "time"])
             rows = rows.reindex(slots)
-            colours = [ARM_COLOURS[arm] for arm, _ in slots]
+            colours = [POSITION_STYLE[order.index(arm)][0] for arm, _ in slots]
             ax.bar(
                 x,
                 rows["mean"].fillna(0.0),

@@ -87,7 +87,7 @@ def _summary_groups(summary: pd.DataFrame, study: Study) -> list[dict[str, Any]]
         for time, at_time in rows.groupby("time", sort=False):
             by_arm = at_time.set_index("arm")
             line = [time]
-            for arm in ARMS:
+            for arm in tables.display_arms(tables.arm_labels(study)):
                 r = by_arm.loc[arm]
                 line += [_num(r["mean"]), _num(r["sem"]), str(r["n"])]
             cells.append(line)
@@ -448,6 +448,7 @@ def _render(study: Study) -> tuple[str, list[_Figure]]:
         "analysis": _analysis(study),
         "qpcr": qpcr,
         "ephys": ephys,
+        "arm_order": tables.display_arms(labels),
         "arm_note": _arm_note(meta),
         "generator": meta.get("generator", DASH),
     }

@@ -79,6 +79,12 @@ def arm_labels(study: Study) -> dict[str, str]:
     return dict(zip(ARMS, ARMS, strict=True))
 
 
+def display_arms(labels: dict[str, str]) -> tuple[str, str]:
+    """The arms in the order the page shows them: by their label, so real before sham,
+    and X before Y whichever is real (an order that followed real / sham would tell)."""
+    return tuple(sorted(ARMS, key=lambda arm: labels[arm]))
+
+
 def _describe(values: pd.Series) -> tuple[int, float, float]:
     """n, mean and sample SD (ddof 1) of the non-missing values; NaN where undefined."""
     values = pd.to_numeric(values, errors="coerce").astype("float64").dropna()
@@ -139,7 +145,7 @@ def table1(study: Study) -> pd.DataFrame:
     for measure, label, key in SIDE_CHARACTERISTICS:
         if measure not in measures:
             continue
-        for arm in ARMS:
+        for arm in display_arms(arm_labels(study)):
             values = obs.loc[(obs["measure"] == measure) & (obs["arm"] == arm), "value"]
             paper = baseline.get(key, {}).get(arm)
             rows.append(row(label, measures[measure].unit, arm, _describe(values), paper))
