@@ -29,8 +29,12 @@ def db(request, tmp_path):
 
 def _value(path, patient, time, measure, side):
     obs = read_study(path).observations
-    hit = obs[(obs.patient == patient) & (obs.time == time) & (obs.measure == measure)
-              & (obs.side == side)]  # fmt: skip
+    hit = obs[
+        (obs.patient == patient)
+        & (obs.time == time)
+        & (obs.measure == measure)
+        & (obs.side == side)
+    ]
     return float(hit["value"].iloc[0])
 
 
@@ -85,7 +89,7 @@ def test_a_change_needs_a_reason_and_is_audited(db):
     log = json.loads(
         run("audit", "log", db, "--user", "monitor", "--patient", "P01", "--json").output
     )
-    last = log[-1]
+    last = [r for r in log if '"mrc_fcr"' in (r["record"] or "")][-1]  # then its total
     assert (last["action"], last["field"], last["reason"]) == ("update", "value", "re-examined")
     assert (json.loads(last["old"]), json.loads(last["new"])) == (old, new)
     assert run("audit", "verify", db, "--user", "monitor").exit_code == 0
@@ -191,3 +195,59 @@ def test_report_for_a_blinded_role_shows_codes_only(db, tmp_path):
     )
     assert unblinded.exit_code == 0
     assert "real - sham" in (tmp_path / "u" / "index.html").read_text()
+
+
+def test_correcting_a_component_recomputes_its_total(db):
+    before = _value(db, "P01", "T1", "mrc_sum", "left")
+    old = _value(db, "P01", "T1", "mrc_fcr", "left")
+    new = 1.0 if old != 1.0 else 2.0
+    result = run(
+        "conduct",
+        "assess",
+        db,
+        "--user",
+        "assessor",
+        "--patient",
+        "P01",
+        "--visit",
+        "T1",
+        "--measure",
+        "mrc_fcr",
+        "--side",
+        "left",
+        "--value",
+        new,
+        "--reason",
+        "re-examined",
+    )
+    assert result.exit_code == 0, result.output
+    assert _value(db, "P01", "T1", "mrc_sum", "left") == before - old + new
+    trials = ["dynamometer_kg_trial1", "dynamometer_kg_trial2", "dynamometer_kg_trial3"]
+    values = [_value(db, "P01", "T2", m, "right") for m in trials]
+    result = run(
+        "conduct",
+        "assess",
+        db,
+        "--user",
+        "assessor",
+        "--patient",
+        "P01",
+        "--visit",
+        "T2",
+        "--measure",
+        trials[0],
+        "--side",
+        "right",
+        "--value",
+        values[0] + 3,
+        "--reason",
+        "misread dial",
+    )
+    assert result.exit_code == 0, result.output
+    mean = round((values[0] + 3 + values[1] + values[2]) / 3, 2)
+    assert _value(db, "P01", "T2", "dynamometer_kg", "right") == pytest.approx(mean)
+    log = json.loads(
+        run("audit", "log", db, "--user", "monitor", "--patient", "P01", "--json").output
+    )
+    assert log[-1]["reason"] == f"recomputed from {trials[0]}"
+    assert run("audit", "verify", db, "--user", "monitor").exit_code == 0

@@ -43,6 +43,15 @@ def test_killed_import_leaves_the_study_unchanged_or_complete(base, tmp_path):
     rows["reason"] = "recalibrated dynamometer"
     csv = tmp_path / "corrections.csv"
     rows[["patient", "time", "measure", "side", "value", "reason"]].to_csv(csv, index=False)
+    # What a complete import changes: the corrected trials and their recomputed means.
+    complete = tmp_path / "complete.db"
+    shutil.copy(base, complete)
+    done = CliRunner().invoke(
+        cli, ["conduct", "import", str(complete), str(csv), "--user", "assessor"], env=ENV
+    )
+    assert done.exit_code == 0, done.output
+    expected = (read_study(complete).observations["value"] != obs["value"]).sum()
+    assert expected > len(rows)  # the trials and the means computed from them
     outcomes = set()
     for delay in (1.0, 1.6, 2.5, 4.0):
         path = tmp_path / f"study-{delay}.db"
@@ -68,7 +77,7 @@ def test_killed_import_leaves_the_study_unchanged_or_complete(base, tmp_path):
         process.wait()
         after = read_study(path).observations
         changed = (after["value"] != obs["value"]).sum()
-        assert changed in (0, len(rows)), f"half an import survived a kill at {delay} s"
+        assert changed in (0, expected), f"half an import survived a kill at {delay} s"
         assert _verified(path)
         outcomes.add("complete" if changed else "unchanged")
     assert outcomes  # at least one kill landed; which side depends on the machine's speed

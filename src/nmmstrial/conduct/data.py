@@ -6,6 +6,7 @@ A locked database refuses every entry, and the refused attempt is itself recorde
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 from sqlalchemy import select
 
@@ -14,6 +15,7 @@ from ..errors import AccessError, InvalidValueError
 from ..store import Author, open_study_db, read_study
 from ..store.changes import change_meta, log_event, read_meta, write_observations
 from ..store.schema import audit_table
+from ..study import Study
 from .users import User, require_role
 
 ENTRY_ROLES = {"cmap": ("electrophysiologist",)}
@@ -59,7 +61,49 @@ def record_assessments(
                 f"{source}, row {number}: {user.name} ({user.role}) may not enter "
                 f"{row.measure}; allowed: {', '.join(allowed)}"
             )
+    rows = pd.concat([rows, derived_rows(study, rows)], ignore_index=True)
     return write_observations(target, rows, author, source=source, visit_date=visit_date)
+
+
+def derived_rows(study: Study, rows: pd.DataFrame) -> pd.DataFrame:
+    """The derived measures (sums, means) that the entered rows change, recomputed from
+    the stored components and the new ones, when every component is there.
+
+    The reason names what changed, so the trail says why the total moved.
+    """
+    stored = study.observations
+    entered = rows.assign(side=rows["side"].where(rows["side"].notna(), None))
+    out = []
+    for measure in study.protocol.measures:
+        if not measure.derived:
+            continue
+        touched = entered[entered["measure"].isin(measure.components)]
+        for (patient, side, time), group in touched.groupby(
+            ["patient", "side", "time"], dropna=False, sort=False
+        ):
+            side = None if pd.isna(side) else side
+            at = stored[
+                (stored["patient"] == patient)
+                & (stored["time"] == time)
+                & (stored["side"].isna() if side is None else stored["side"] == side)
+            ]
+            values = dict(zip(at["measure"], at["value"], strict=False))
+            values.update(zip(group["measure"], group["value"], strict=False))
+            parts = [values.get(c) for c in measure.components]
+            if any(v is None or pd.isna(v) for v in parts):
+                continue
+            total = float(np.sum(parts)) if measure.derived == "sum" else float(np.mean(parts))
+            out.append(
+                {
+                    "patient": patient,
+                    "side": side,
+                    "time": time,
+                    "measure": measure.name,
+                    "value": round(total, 6 if measure.derived == "sum" else 2),
+                    "reason": f"recomputed from {', '.join(sorted(set(group['measure'])))}",
+                }
+            )
+    return pd.DataFrame(out, columns=[*rows.columns.union(["reason"], sort=False)])
 
 
 def lock(target: str, user: User, author: Author, reason: str | None) -> dict:
