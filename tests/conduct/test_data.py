@@ -27,6 +27,12 @@ def db(request, tmp_path):
     return target
 
 
+def assess(db, user, patient, visit, measure, side, value, *extra):
+    """`conduct assess` as the user at the terminal types it."""
+    fields = ("--user", user, "--patient", patient, "--visit", visit, "--measure", measure)
+    return run("conduct", "assess", db, *fields, "--side", side, "--value", value, *extra)
+
+
 def _value(path, patient, time, measure, side):
     obs = read_study(path).observations
     hit = obs[
@@ -40,23 +46,7 @@ def _value(path, patient, time, measure, side):
 
 def test_out_of_range_names_patient_visit_measure_and_range(db):
     before = read_study(db).observations
-    result = run(
-        "conduct",
-        "assess",
-        db,
-        "--user",
-        "assessor",
-        "--patient",
-        "P01",
-        "--visit",
-        "T1",
-        "--measure",
-        "mrc_fcr",
-        "--side",
-        "left",
-        "--value",
-        6,
-    )
+    result = assess(db, "assessor", "P01", "T1", "mrc_fcr", "left", 6)
     assert result.exit_code == 1
     assert "(P01, T1, left), field mrc_fcr: 6 is outside 0-5" in result.output
     assert read_study(db).observations.equals(before)
@@ -65,26 +55,10 @@ def test_out_of_range_names_patient_visit_measure_and_range(db):
 def test_a_change_needs_a_reason_and_is_audited(db):
     old = _value(db, "P01", "T1", "mrc_fcr", "left")
     new = 1.0 if old != 1.0 else 2.0
-    args = [
-        "conduct",
-        "assess",
-        db,
-        "--user",
-        "assessor",
-        "--patient",
-        "P01",
-        "--visit",
-        "T1",
-        "--measure",
-        "mrc_fcr",
-        "--side",
-        "left",
-        "--value",
-        new,
-    ]
-    result = run(*args)
+    args = (db, "assessor", "P01", "T1", "mrc_fcr", "left", new)
+    result = assess(*args)
     assert result.exit_code == 1 and "needs a reason" in result.output
-    assert run(*args, "--reason", "re-examined").exit_code == 0
+    assert assess(*args, "--reason", "re-examined").exit_code == 0
     assert _value(db, "P01", "T1", "mrc_fcr", "left") == new
     log = json.loads(
         run("audit", "log", db, "--user", "monitor", "--patient", "P01", "--json").output
@@ -96,23 +70,7 @@ def test_a_change_needs_a_reason_and_is_audited(db):
 
 
 def test_role_decides_who_enters_what(db):
-    result = run(
-        "conduct",
-        "assess",
-        db,
-        "--user",
-        "assessor",
-        "--patient",
-        "P01",
-        "--visit",
-        "T2",
-        "--measure",
-        "cmap_apb_mv",
-        "--side",
-        "left",
-        "--value",
-        3,
-    )
+    result = assess(db, "assessor", "P01", "T2", "cmap_apb_mv", "left", 3)
     assert result.exit_code == 1
     assert "assessor (assessor) may not enter cmap_apb_mv; allowed: electrophysiologist" in (
         result.output
@@ -136,25 +94,7 @@ def test_lock_refuses_entries_and_logs_the_attempt_then_unblind(db, tmp_path):
     result = run("conduct", "lock", db, "--user", "assessor")
     assert result.exit_code == 1 and "may not lock" in result.output
     assert run("conduct", "lock", db, "--user", "monitor", "--reason", "LPLV").exit_code == 0
-    result = run(
-        "conduct",
-        "assess",
-        db,
-        "--user",
-        "assessor",
-        "--patient",
-        "P01",
-        "--visit",
-        "T1",
-        "--measure",
-        "mrc_fcr",
-        "--side",
-        "left",
-        "--value",
-        3,
-        "--reason",
-        "x",
-    )
+    result = assess(db, "assessor", "P01", "T1", "mrc_fcr", "left", 3, "--reason", "x")
     assert result.exit_code == 1 and "locked" in result.output
     log = json.loads(run("audit", "log", db, "--user", "monitor", "--json").output)
     assert log[-1]["action"] == "refused"
@@ -201,47 +141,13 @@ def test_correcting_a_component_recomputes_its_total(db):
     before = _value(db, "P01", "T1", "mrc_sum", "left")
     old = _value(db, "P01", "T1", "mrc_fcr", "left")
     new = 1.0 if old != 1.0 else 2.0
-    result = run(
-        "conduct",
-        "assess",
-        db,
-        "--user",
-        "assessor",
-        "--patient",
-        "P01",
-        "--visit",
-        "T1",
-        "--measure",
-        "mrc_fcr",
-        "--side",
-        "left",
-        "--value",
-        new,
-        "--reason",
-        "re-examined",
-    )
+    result = assess(db, "assessor", "P01", "T1", "mrc_fcr", "left", new, "--reason", "re-examined")
     assert result.exit_code == 0, result.output
     assert _value(db, "P01", "T1", "mrc_sum", "left") == before - old + new
     trials = ["dynamometer_kg_trial1", "dynamometer_kg_trial2", "dynamometer_kg_trial3"]
     values = [_value(db, "P01", "T2", m, "right") for m in trials]
-    result = run(
-        "conduct",
-        "assess",
-        db,
-        "--user",
-        "assessor",
-        "--patient",
-        "P01",
-        "--visit",
-        "T2",
-        "--measure",
-        trials[0],
-        "--side",
-        "right",
-        "--value",
-        values[0] + 3,
-        "--reason",
-        "misread dial",
+    result = assess(
+        db, "assessor", "P01", "T2", trials[0], "right", values[0] + 3, "--reason", "misread dial"
     )
     assert result.exit_code == 0, result.output
     mean = round((values[0] + 3 + values[1] + values[2]) / 3, 2)
