@@ -22,6 +22,7 @@ PACKAGES = [
     "conduct",
     "assays",
     "design",
+    "web",
 ]
 
 

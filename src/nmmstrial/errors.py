@@ -27,3 +27,16 @@ class AccessError(NmmstrialError, PermissionError):
 
 class ConflictError(NmmstrialError):
     """Someone else changed the same record meanwhile; nothing was written."""
+
+
+class LockedError(AccessError):
+    """The database is locked: no entry is accepted any more."""
+
+
+class StaleVersionError(ConflictError):
+    """A value was changed since the version the user based the change on; `current` is
+    the stored row (value, version, who entered it and when)."""
+
+    def __init__(self, message: str, current: dict) -> None:
+        super().__init__(message)
+        self.current = current

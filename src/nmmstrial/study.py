@@ -68,6 +68,11 @@ TABLES: dict[str, dict[str, tuple[str, str]]] = {
         "duration_s": ("Int64", "session duration in seconds"),
         "intensity_pct_mso": ("float64", "intensity, % of maximum stimulator output"),
         "completed": ("boolean", "session delivered in full"),
+        "operator": ("string", "who delivered the session (user name or initials)"),
+        "coil_left": ("string", "coil on the left forearm: real / sham (sealed)"),
+        "coil_right": ("string", "coil on the right forearm: real / sham (sealed)"),
+        "interruptions": ("Int64", "times the session was interrupted"),
+        "interruption_cause": ("string", "why it was interrupted; empty when it was not"),
     },
     "adverse_events": {
         "patient": ("string", "study id"),
@@ -78,8 +83,18 @@ TABLES: dict[str, dict[str, tuple[str, str]]] = {
         "side": ("string", "left / right if local, else empty"),
         "severity": ("string", "mild / moderate / severe"),
         "serious": ("boolean", "serious adverse event (ICH E2A)"),
-        "related_to": ("string", "none / stimulation / biopsy"),
+        "related_to": ("string", "suspected trial procedure: none / stimulation / biopsy"),
+        "relatedness": (
+            "string",
+            "causality to that procedure: unrelated / unlikely / possible / probable / definite",
+        ),
         "outcome": ("string", "resolved / ongoing"),
+        "end_day": ("Int64", "study day the event ended; empty while ongoing"),
+        "action": (
+            "string",
+            "action taken: none / session_interrupted / stimulation_stopped / "
+            "treatment_given / withdrawn",
+        ),
     },
     "biopsies": {
         "patient": ("string", "study id"),
@@ -115,10 +130,31 @@ TABLES: dict[str, dict[str, tuple[str, str]]] = {
         ),
         "t05_censored": ("boolean", "T0.5 not reached before the end of the application"),
         "ec50_um": ("float64", "ACh EC50 of the oocyte's dose-response fit, uM; empty if none"),
-        "file": ("string", "the ABF recording T0.5 was measured from; empty when none"),
+        "file": (
+            "string",
+            "the ABF recording T0.5 (else the peak) was measured from; empty when none",
+        ),
+        "sha256": ("string", "SHA-256 of that file; empty when none"),
+        "params": ("string", "measurement parameters (JSON: window and its source, ...)"),
+        "version": ("string", "nmmstrial version that measured the file"),
+    },
+    "fibres": {
+        "patient": ("string", "study id"),
+        "side": ("string", "left / right (the biopsy's side)"),
+        "sample": ("string", "biopsy sample id of the section"),
+        "fibre": ("Int64", "fibre number within the section (label), 1-based"),
+        "fibre_type": ("string", "slow / fast / hybrid; empty when not typed"),
+        "min_feret_um": ("float64", "minimum Feret diameter, um"),
+        "area_um2": ("float64", "cross-sectional area, um^2; empty when not measured"),
+        "file": ("string", "the image, mask or table the fibre was measured from"),
         "sha256": ("string", "SHA-256 of that file; empty when none"),
     },
 }
+
+
+# Empty tables as `conform` makes them, copied on each use: a Study read with only a few
+# of its tables (the web app, entries) would otherwise spend most of its time on them.
+_EMPTY: dict[str, pd.DataFrame] = {}
 
 
 def conform(frame: pd.DataFrame, table: str) -> pd.DataFrame:
@@ -127,6 +163,14 @@ def conform(frame: pd.DataFrame, table: str) -> pd.DataFrame:
     missing = [c for c in spec if c not in frame.columns]
     if missing:
         raise InvalidValueError(f"{table}: missing column(s) {', '.join(missing)}")
+    if len(frame) == 0:
+        if table not in _EMPTY:
+            _EMPTY[table] = _conform(frame, spec)
+        return _EMPTY[table].copy()
+    return _conform(frame, spec)
+
+
+def _conform(frame: pd.DataFrame, spec: dict[str, tuple[str, str]]) -> pd.DataFrame:
     out = frame.loc[:, list(spec)].copy()
     for column, (dtype, _) in spec.items():
         out[column] = out[column].astype(dtype)
@@ -174,6 +218,12 @@ def arm_codes(allocation: pd.DataFrame) -> dict[str, str]:
     return {"real": real, "sham": ARM_CODES[1 - ARM_CODES.index(real)]}
 
 
+def real_sides(allocation: pd.DataFrame) -> pd.Series:
+    """The real side per allocated patient (list entries not yet given are left out)."""
+    allocated = allocation.loc[allocation["patient"].notna()]
+    return allocated.set_index("patient")["real_side"]
+
+
 def with_arm(frame: pd.DataFrame, allocation: pd.DataFrame, *, coded: bool = False) -> pd.DataFrame:
     """Add `arm` to a frame with `patient` and `side`, from the allocation: real / sham,
     or with `coded`, the blinded codes X / Y (the same code for the same arm throughout).
@@ -183,7 +233,7 @@ def with_arm(frame: pd.DataFrame, allocation: pd.DataFrame, *, coded: bool = Fal
     show blinded users the codes only.
     """
     labels = arm_codes(allocation) if coded else {arm: arm for arm in ARMS}
-    real = allocation.set_index("patient")["real_side"]
+    real = real_sides(allocation)
     side_real = frame["patient"].map(real)
     arm = pd.Series(pd.NA, index=frame.index, dtype="string")
     has_side = frame["side"].notna() & side_real.notna()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import click
@@ -29,7 +30,7 @@ root.add_command(fibres)
 
 
 def run(*args: str):
-    return CliRunner().invoke(root, ["fibres", *args])
+    return CliRunner().invoke(root, ["fibres", *args], env={"NMMSTRIAL_PASSWORD": "demo"})
 
 
 def test_measure_json_is_the_contract():
@@ -83,7 +84,9 @@ def test_measure_in_pixels_says_px():
         (["measure", IMAGE, "--rois", ROIS, "--threshold", "slow=x"], "write slow=V"),
         (["measure", ROIS], "no pixel size in the file"),
         (["measure", IMAGE], "4 channels; a multi-channel image needs --mask"),
-        (["compare", "study.db"], "the study database is not read yet"),
+        (["compare", "study.db"], "study.db: no such study database"),
+        (["compare", "fibres.txt"], "give a study database"),
+        (["compare", FIBRES, "--user", "lab"], "--user goes with a study database"),
     ],
 )
 def test_errors_are_one_line(args, message):
@@ -133,3 +136,91 @@ def test_png_label_mask_needs_a_scale(tmp_path):
     out = json.loads(result.output)
     assert out["unit"] == "um" and out["um_per_px"] == 2.0
     assert [f["area"] for f in out["fibres"]] == [225 * 4.0, 13 * 16 * 4.0]
+
+
+@pytest.fixture(scope="module")
+def study_db(tmp_path_factory):
+    """A simulated 22-patient study (seed fixed: its 4 morphometry patients' fibres)."""
+    from nmmstrial.cli import cli
+
+    path = tmp_path_factory.mktemp("fibres") / "study.db"
+    result = CliRunner().invoke(cli, ["simulate", "--out", str(path), "--seed", "5"])
+    assert result.exit_code == 0, result.output
+    return path
+
+
+def _direct(study_db, coded: bool):
+    """The same analysis from the stored tables by hand: with_arm, then split_body."""
+    from nmmstrial.assays.morphometry import split_body
+    from nmmstrial.store import read_study
+    from nmmstrial.study import with_arm
+
+    study = read_study(study_db)
+    table = with_arm(study.fibres, study.allocation, coded=coded).rename(
+        columns={"min_feret_um": "diameter_um", "fibre_type": "type"}
+    )
+    return study, split_body(table.astype({"fibre": str}))
+
+
+def test_compare_reads_the_study_database_unblinded(study_db):
+    result = run("compare", str(study_db), "--user", "unblinded_physician", "--json")
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.output)
+    _, want = _direct(study_db, coded=False)
+    assert out["contrast"] == "real - sham"
+    assert {s["arm"] for s in out["sections"]} == {"real", "sham"}
+    assert len(out["sections"]) == 8  # the paper's 4 patients, both arms
+    got = {row["type"]: row for row in out["comparison"]}
+    for row in want.comparison().itertuples(index=False):
+        assert got[row.type]["mixed_estimate"] == pytest.approx(row.mixed_estimate, rel=1e-9)
+        assert got[row.type]["means_p"] == pytest.approx(row.means_p, rel=1e-9)
+    assert out["pct_fast_test"]["estimate"] == pytest.approx(want.pct_fast_test.estimate)
+
+
+@pytest.mark.parametrize("user", [("--user", "lab"), ()])
+def test_compare_codes_the_arms_for_blinded_readers(study_db, user):
+    result = run("compare", str(study_db), *user, "--json")
+    assert result.exit_code == 0, result.output
+    text = result.output
+    assert not re.search(r"\b(real|sham)\b", text, re.IGNORECASE)
+    assert '"left"' not in text and '"right"' not in text  # side + code would key the codes
+    out = json.loads(text)
+    assert out["contrast"] == "X - Y"
+    study, unblinded = _direct(study_db, coded=False)
+    sign = 1 if study.allocation["real_code"].iloc[0] == "X" else -1
+    got = {row["type"]: row for row in out["comparison"]}
+    for row in unblinded.comparison().itertuples(index=False):
+        assert got[row.type]["mixed_estimate"] == pytest.approx(sign * row.mixed_estimate)
+        assert got[row.type]["mixed_p"] == pytest.approx(row.mixed_p, rel=1e-6)
+    table = run("compare", str(study_db), *user)
+    assert table.exit_code == 0 and "(X - Y)" in table.output
+    assert not re.search(r"\b(real|sham)\b", table.output, re.IGNORECASE)
+
+
+def test_compare_refuses_a_study_without_fibres(tmp_path):
+    from nmmstrial.cli import cli
+
+    path = tmp_path / "small.db"
+    # Morphometry patients scale as 4 of 22: with 2 patients, round(0.36) = 0.
+    created = CliRunner().invoke(
+        cli, ["simulate", "--out", str(path), "--patients", "2", "--seed", "1"]
+    )
+    assert created.exit_code == 0, created.output
+    result = run("compare", str(path))
+    assert result.exit_code == 1
+    assert "the study has no fibres" in result.output
+    assert result.output.startswith("Error: ") and result.output.count("\n") == 1
+
+
+def test_compare_takes_a_blinded_csv(tmp_path):
+    text = Path(FIBRES).read_text()
+    coded = tmp_path / "coded.csv"
+    coded.write_text(text.replace('"real"', '"X"').replace('"sham"', '"Y"'))
+    plain = json.loads(run("compare", FIBRES, "--json").output)
+    result = run("compare", str(coded), "--json")
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.output)
+    assert out["contrast"] == "X - Y"
+    assert [r["mixed_estimate"] for r in out["comparison"]] == pytest.approx(
+        [r["mixed_estimate"] for r in plain["comparison"]]
+    )

@@ -40,6 +40,7 @@ def _routes(study, out, user):
     yield "analyze", run("analyze", study, "--plan", "recommended", "--user", user, "--json").output
     yield "analyze paper", run("analyze", study, "--plan", "paper", "--user", user, "--json").output
     yield "qpcr", run("assay", "qpcr", "compare", study, *refs, "--user", user, "--json").output
+    yield "fibres", run("assay", "fibres", "compare", study, "--user", user, "--json").output
     yield "audit", run("audit", "log", study, "--user", user, "--json").output
     assert run("report", study, "--out", out / "report", "--user", user).exit_code == 0
     yield "report", (out / "report" / "index.html").read_text()
@@ -63,6 +64,7 @@ def test_the_unblinded_physician_sees_the_arms(study, tmp_path):
     texts = dict(_routes(study, tmp_path, "unblinded_physician"))
     assert "real - sham" in texts["analyze"]
     assert "real - sham" in texts["qpcr"]
+    assert '"contrast": "real - sham"' in texts["fibres"]
     assert "real_side" in texts["audit"]
     revealed = json.loads(
         run(

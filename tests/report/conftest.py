@@ -93,7 +93,16 @@ def _sessions() -> pd.DataFrame:
         "intensity_pct_mso",
         "completed",
     ]
-    return pd.DataFrame(rows, columns=columns)
+    frame = pd.DataFrame(rows, columns=columns)
+    # the conduct detail of each session (store migration 0008)
+    real_left = frame["patient"].map(REAL_SIDE) == "left"
+    return frame.assign(
+        operator="unblinded_physician",
+        coil_left=np.where(real_left, "real", "sham"),
+        coil_right=np.where(real_left, "sham", "real"),
+        interruptions=(~frame["completed"]).astype(int),
+        interruption_cause=np.where(frame["completed"], None, "patient request"),
+    )
 
 
 def _observations() -> pd.DataFrame:
@@ -156,7 +165,10 @@ def _adverse_events() -> pd.DataFrame:
         "related_to",
         "outcome",
     ]
-    return pd.DataFrame(rows, columns=columns)
+    # resolved the day after onset, nothing done (store migration 0008's columns)
+    frame = pd.DataFrame(rows, columns=columns)
+    relatedness = frame["related_to"].map(lambda r: "unrelated" if r == "none" else "probable")
+    return frame.assign(relatedness=relatedness, end_day=frame["onset_day"] + 1, action="none")
 
 
 def make_study(**meta) -> Study:

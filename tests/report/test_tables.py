@@ -194,7 +194,15 @@ def test_arm_labels(study, blinded_study):
 
 def test_adverse_events_are_counted_by_term_severity_relatedness_and_arm(study):
     got = adverse_event_counts(study)
-    assert list(got.columns) == ["term", "severity", "related_to", "arm", "events", "patients"]
+    assert list(got.columns) == [
+        "term",
+        "severity",
+        "related_to",
+        "relatedness",
+        "arm",
+        "events",
+        "patients",
+    ]
     rows = {(r.term, r.arm): (r.events, r.patients) for r in got.itertuples()}
     assert rows == {
         ("biopsy site pain", "sham"): (1, 1),  # P03's right arm: real is left
@@ -207,7 +215,15 @@ def test_adverse_events_are_counted_by_term_severity_relatedness_and_arm(study):
 def test_no_adverse_events_gives_zero_rows(quiet_study):
     got = adverse_event_counts(quiet_study)
     assert got.empty
-    assert list(got.columns) == ["term", "severity", "related_to", "arm", "events", "patients"]
+    assert list(got.columns) == [
+        "term",
+        "severity",
+        "related_to",
+        "relatedness",
+        "arm",
+        "events",
+        "patients",
+    ]
 
 
 def test_simulated_trial_flow_and_table1_are_complete(simulated_study):

@@ -77,6 +77,11 @@ def study() -> Study:
             "duration_s": [3485, None],
             "intensity_pct_mso": [100.0, 87.5],
             "completed": [True, False],
+            "operator": ["Dr. Ä", "Dr. Ä"],
+            "coil_left": ["real", "real"],
+            "coil_right": ["sham", "sham"],
+            "interruptions": [0, 1],
+            "interruption_cause": [None, "patient discomfort"],
         }
     )
     adverse_events = pd.DataFrame(
@@ -90,7 +95,10 @@ def study() -> Study:
             "severity": ["mild", "moderate"],
             "serious": [False, None],
             "related_to": ["biopsy", "none"],
+            "relatedness": ["definite", "unrelated"],
             "outcome": ["resolved", "ongoing"],
+            "end_day": [21, None],
+            "action": ["none", "treatment_given"],
         }
     )
     biopsies = pd.DataFrame(
@@ -132,6 +140,22 @@ def study() -> Study:
             "ec50_um": [np.nan, np.nan, 51.123],
             "file": ["B001_oocyte01.abf", "B001_oocyte02.abf", None],
             "sha256": ["ab" * 32, "cd" * 32, None],
+            "params": ['{"window": [1.0, 31.0]}', '{"window": [1.0, 31.0]}', None],
+            "version": ["0.1.0", "0.1.0", None],
+        }
+    )
+    # Fibres of a section: typed and untyped, with and without an area.
+    fibres = pd.DataFrame(
+        {
+            "patient": ["P01", "P01"],
+            "side": ["left", "left"],
+            "sample": ["B001", "B001"],
+            "fibre": [1, 2],
+            "fibre_type": ["fast", None],
+            "min_feret_um": [52.125, 1 / 3],
+            "area_um2": [2500.5, None],
+            "file": ["B001_mask.tif", "B001_mask.tif"],
+            "sha256": ["ef" * 32, "ef" * 32],
         }
     )
     return Study(
@@ -147,6 +171,7 @@ def study() -> Study:
             "biopsies": biopsies,
             "qpcr": qpcr,
             "oocytes": oocytes,
+            "fibres": fibres,
         },
     )
 

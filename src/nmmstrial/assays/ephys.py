@@ -86,7 +86,7 @@ class Recording:
 
     @property
     def sweep_length_s(self) -> float:
-        return self.sweep_points * self.dt
+        return self.sweep_points * self.sample_interval_us / 1e6  # one rounding, not two
 
     @property
     def time(self) -> np.ndarray:
@@ -636,6 +636,17 @@ def measure_response(
     return out
 
 
+def _response_defaults() -> dict:
+    """`measure_response`'s keyword defaults (its thresholds, smoothing, tolerance)."""
+    import inspect
+
+    return {
+        name: p.default
+        for name, p in inspect.signature(measure_response).parameters.items()
+        if p.kind is p.KEYWORD_ONLY and name not in ("voltage", "command")
+    }
+
+
 def _longest_run(mask: np.ndarray) -> int:
     if not mask.any():
         return 0
@@ -725,7 +736,8 @@ def measure_recording(
         "current_units": units,
         "voltage_channel": v_channel,
         "provenance": rec.provenance,
-        "parameters": {"exclude_bad_clamp": exclude_bad_clamp, **options},
+        # every parameter in effect, defaults included, so the record is complete
+        "parameters": {"exclude_bad_clamp": exclude_bad_clamp, **_response_defaults(), **options},
         "nmmstrial_version": __version__,
         "warnings": list(rec.warnings),
         "sweeps": rows,

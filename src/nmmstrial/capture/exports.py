@@ -33,7 +33,11 @@ TABLE_NOTES = {
     "qpcr": "one row per qPCR well (Ct; empty when undetermined), samples by biopsy id",
     "oocytes": (
         "one row per voltage-clamped oocyte: peak ACh current, T0.5 and EC50 where measured, "
-        "and the recording's file and SHA-256"
+        "and the recording's file and SHA-256, with how it was measured"
+    ),
+    "fibres": (
+        "one row per muscle fibre of a morphometry section: type and minimum Feret "
+        "diameter, and the file it was measured from"
     ),
 }
 
@@ -145,6 +149,8 @@ ARM_DESCRIPTION = {
     True: "arm code of this side: X or Y, the same code for the same arm in every patient",
 }
 SEALED = ("allocation",)
+# Columns that tell the allocation inside an otherwise blinded table: left out when blinded.
+SEALED_COLUMNS = {"sessions": ("coil_left", "coil_right")}
 
 
 def export_study(
@@ -154,10 +160,10 @@ def export_study(
 
     Files: one per table of `TABLES` (`patients.csv`, `observations.csv`, ...), then
     `dictionary.<fmt>` (see `data_dictionary`) and `README.md`. `observations` gains an
-    `arm` column. Blinded (the default): arms are the codes X / Y, the allocation is
-    left out, and no file, column or value names the real or sham arm or the
-    stimulated side. Unblinded: real / sham, and the allocation is included. Existing
-    files of the same names are replaced.
+    `arm` column. Blinded (the default): arms are the codes X / Y, the allocation and
+    the sessions' coil per side are left out, and no file, column or value names the
+    real or sham arm or the stimulated side. Unblinded: real / sham, and the allocation
+    is included. Existing files of the same names are replaced.
     """
     if fmt not in FORMATS:
         raise InvalidValueError(
@@ -168,10 +174,17 @@ def export_study(
     out = Path(out_dir)
     tables = [t for t in TABLES if not (blinded and t in SEALED)]
     frames = {f"{table}.{fmt}": study.tables[table] for table in tables}
+    if blinded:
+        for table, columns in SEALED_COLUMNS.items():
+            frames[f"{table}.{fmt}"] = study.tables[table].drop(columns=list(columns))
     observations = with_arm(study.observations, study.allocation, coded=blinded)
     frames[f"observations.{fmt}"] = observations
     dictionary = data_dictionary(study.protocol)
     dictionary = dictionary[dictionary["table"].isin(tables)]
+    if blinded:
+        for table, columns in SEALED_COLUMNS.items():
+            sealed = (dictionary["table"] == table) & dictionary["column"].isin(columns)
+            dictionary = dictionary[~sealed]
     arm_row = {
         "table": "observations",
         "column": "arm",

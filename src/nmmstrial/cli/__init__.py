@@ -35,6 +35,7 @@ def _register() -> None:
         export,
         protocol,
         report,
+        serve,
         simulate,
         stats,
         upgrade,
@@ -52,6 +53,7 @@ def _register() -> None:
     cli.add_command(design.design)
     cli.add_command(upgrade.upgrade)
     cli.add_command(demo.demo)
+    cli.add_command(serve.serve)
 
 
 _register()

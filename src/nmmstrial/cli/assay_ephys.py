@@ -1,7 +1,8 @@
 """`nmmstrial assay ephys ...`: ABF recordings (info, I-V, agonist responses) and dose-response.
 
-`measure` prints and does not store: results go to a study database once its schema
-has an electrophysiology table (so there is no `--study` yet).
+`measure` prints its results; with `--study` and `--user` it also stores each oocyte's
+peak or T0.5 in the study (`conduct.lab.import_ephys`; files map to oocytes as
+`capture.ephys` says).
 """
 
 from __future__ import annotations
@@ -19,8 +20,12 @@ from ..assays.ephys import (
     parse_window,
     read_abf,
 )
+from ..capture.ephys import KINDS
 from ..capture.imports import read_text_csv
+from ..conduct.lab import import_ephys
 from ..errors import InvalidValueError
+from ..store import Author
+from .auth import login
 from .output import emit
 
 JSON = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
@@ -168,6 +173,22 @@ def _abf_paths(inputs: tuple[Path, ...]) -> list[Path]:
 @VOLTAGE
 @TOLERANCE
 @_overrides
+@click.option("--study", "study_db", help="Store each oocyte's result in this study database.")
+@click.option("--user", "user_name", help="Your user name (electrophysiologist or admin).")
+@click.option(
+    "--map",
+    "file_map",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="CSV file,sample,oocyte for files not named SAMPLE_oocyteNN.abf.",
+)
+@click.option(
+    "--kind",
+    type=click.Choice(KINDS),
+    default="auto",
+    show_default=True,
+    help="What a file measures: peak (short application) or t05; auto: <= 10 s is a peak.",
+)
+@click.option("--reason", help="Why stored values change (needed to change one).")
 @JSON
 def measure_command(
     inputs,
@@ -186,13 +207,30 @@ def measure_command(
     clamp_tolerance,
     units,
     scales,
+    study_db,
+    user_name,
+    file_map,
+    kind,
+    reason,
     as_json,
 ):
     """Agonist responses per sweep (nA, inward negative) of every ABF in DIR or FILES.
 
     A file that cannot be read or measured gets one error line on stderr and the
     others are still measured; the exit status is 1 if any file failed.
+
+    With --study (and --user), each file's oocyte gets its result stored, audited: the
+    file is SAMPLE_oocyteNN.abf (the biopsy's sample id) or listed in --map; an
+    unmapped file refuses the whole run before anything is measured. A recording
+    whose application lasts up to 10 s stores the peak (|peak|, nA), a longer one
+    T0.5 (censored when not reached), from the first sweep not excluded, with the
+    file's SHA-256, the parameters and nmmstrial's version. A stored value changes
+    only with --reason.
     """
+    if (study_db is None) != (user_name is None):
+        raise InvalidValueError("--study and --user go together: give both or neither")
+    if (file_map or reason) and study_db is None:
+        raise InvalidValueError("--map and --reason are for storing: give --study and --user")
     paths = _abf_paths(inputs)
     options = {
         "overrides": _parse_overrides(units, scales),
@@ -210,19 +248,51 @@ def measure_command(
         "fit_decay": fit_decay,
         "clamp_tolerance_mV": clamp_tolerance,
     }
-    if sys.stderr.isatty():
-        with click.progressbar(length=len(paths), label="Measuring", file=sys.stderr) as bar:
-            results, errors = measure_files(paths, progress=lambda _: bar.update(1), **options)
+    if study_db is not None:
+        user = login(study_db, user_name)
+        author = Author.now(user.name, user.role)
+
+        def run(progress=None):
+            done = import_ephys(
+                study_db,
+                user,
+                author,
+                paths,
+                file_map=file_map,
+                kind=kind,
+                reason=reason,
+                progress=progress,
+                **options,
+            )
+            return done.results, done.errors, done
+
     else:
-        results, errors = measure_files(paths, **options)
+
+        def run(progress=None):
+            return (*measure_files(paths, progress=progress, **options), None)
+
+    if sys.stderr.isatty():  # a bar on a terminal only, so piped output stays clean
+        with click.progressbar(length=len(paths), label="Measuring", file=sys.stderr) as bar:
+            results, errors, stored = run(progress=lambda _: bar.update(1))
+    else:
+        results, errors, stored = run()
     for error in errors:
         click.echo(f"Error: {error['error']}", err=True)
+    if stored is not None:
+        for note in stored.notes:
+            click.echo(f"Note: {note}", err=True)
+    out = {"files": results, "errors": errors}
+    if stored is not None:
+        out["stored"] = {"study": study_db, **stored.counts}
     if as_json:
-        emit({"files": results, "errors": errors}, as_json=True, title="")
+        emit(out, as_json=True, title="")
     else:
         for result in results:
             head = {k: v for k, v in result.items() if k not in ("sweeps", "sha256")}
             emit({**head, "sweeps": result["sweeps"]}, as_json=False, title=result["file"])
+    if stored is not None:
+        counts = ", ".join(f"{n} {what}" for what, n in stored.counts.items())
+        click.echo(f"oocytes in {study_db}: {counts}", err=True)
     if errors:
         sys.exit(1)
 

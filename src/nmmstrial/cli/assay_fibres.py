@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
+import pandas as pd
 
 from ..assays.morphometry import (
     MIN_AREA_PX,
@@ -19,6 +20,9 @@ from ..assays.morphometry import (
     split_body,
 )
 from ..errors import InvalidValueError
+from ..store import read_study
+from ..study import with_arm
+from .auth import login
 from .output import emit
 
 JSON = click.option("--json", "as_json", is_flag=True, help="Print JSON (full precision).")
@@ -223,33 +227,34 @@ def segment_command(image, out, channel, um_per_px, pixels, reference, force, as
 
 
 @fibres.command("compare")
-@click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
+@click.argument("source")
 @MIN_FIBRES_OPTION
+@click.option(
+    "--user",
+    "user_name",
+    help="Your user name (with a study database): blinded roles get arm codes X / Y until "
+    "the study is unblinded. Without it, a study's arms are coded.",
+)
 @click.option(
     "--plot",
     type=click.Path(path_type=Path, dir_okay=False),
     help="Also save the density plots (Figure 4d) to this PNG/PDF/SVG.",
 )
 @JSON
-def compare_command(file, min_fibres, plot, as_json):
-    """Real vs sham from a fibre CSV (patient, side, arm, fibre, diameter_um[, type]).
+def compare_command(source, min_fibres, user_name, plot, as_json):
+    """Between arms within patients: SOURCE is a study database or a fibre CSV.
+
+    A study database (STUDY.db, or a URL): its fibres table, arms from the allocation,
+    real / sham for unblinded users (--user), else the codes X / Y (contrast X - Y), as
+    `nmmstrial export` codes them. A CSV: patient, side, arm, fibre, diameter_um[, type],
+    arm real / sham (or X / Y).
 
     Density bandwidths (bw.nrd0), per-patient mean and median, paired t on % fast,
     and per type the mixed model diameter_um ~ arm + (1|patient) + (1|patient:side)
-    (Satterthwaite) beside the paired t on per-patient means. Reads CSV only: the
-    study database is not read yet.
+    (Satterthwaite) beside the paired t on per-patient means.
     """
-    if file.suffix.lower() != ".csv":
-        raise InvalidValueError(
-            f"{file}: compare reads a fibre CSV; the study database is not read yet "
-            "(export the fibres with patient, side, arm, fibre, diameter_um[, type])"
-        )
-    try:
-        with file.open(encoding="utf-8-sig") as fp:
-            table = read_fibre_table(fp, source=str(file))
-    except FileNotFoundError:
-        raise InvalidValueError(f"{file}: no such file") from None
-    result = split_body(table, min_fibres=min_fibres, source=str(file))
+    table, label = _fibre_source(source, user_name)
+    result = split_body(table, min_fibres=min_fibres, source=label)
     if plot is not None:
         try:
             density_figure(result).savefig(plot, dpi=150)
@@ -260,15 +265,68 @@ def compare_command(file, min_fibres, plot, as_json):
         emit(out, as_json=True, title="")
         return
     shown = {k: v for k, v in out.items() if k not in ("models", "means_tests")}
-    shown["pct_fast_test"] = _brief(out["pct_fast_test"])
+    shown["pct_fast_test"] = _brief(out["pct_fast_test"], result.arms)
     shown["notes"] = "; ".join(out["notes"]) or "none"
-    emit(shown, as_json=False, title=f"Split-body fibre comparison (real - sham): {file}")
+    emit(shown, as_json=False, title=f"Split-body fibre comparison ({result.contrast}): {label}")
 
 
-def _brief(test: dict | None) -> str | None:
+STUDY_SUFFIXES = (".db", ".sqlite", ".sqlite3")
+
+
+def _fibre_source(source: str, user_name: str | None) -> tuple[pd.DataFrame, str]:
+    """The fibre table to compare and how to name it: a CSV read by `read_fibre_table`,
+    or a study's stored fibres with their arms as `user_name` may see them."""
+    path = Path(source)
+    if "://" in source or path.suffix.lower() in STUDY_SUFFIXES:
+        return study_fibre_table(source, user_name), f"{source}, table fibres"
+    if path.suffix.lower() != ".csv":
+        raise InvalidValueError(
+            f"{source}: give a study database ({', '.join(STUDY_SUFFIXES)} or a URL) or a "
+            "fibre CSV (patient, side, arm, fibre, diameter_um[, type])"
+        )
+    if user_name:
+        raise InvalidValueError("--user goes with a study database; a CSV carries its own arms")
+    try:
+        with path.open(encoding="utf-8-sig") as fp:
+            return read_fibre_table(fp, source=source), source
+    except FileNotFoundError:
+        raise InvalidValueError(f"{source}: no such file") from None
+
+
+def study_fibre_table(study_db: str, user_name: str | None) -> pd.DataFrame:
+    """The study's fibres as `split_body` takes them (diameter_um = minimum Feret, type
+    = fibre_type, untyped as none), arm real / sham only for a user who sees the arms."""
+    study = read_study(study_db)
+    sees = login(study_db, user_name).sees_arms(study.meta) if user_name else False
+    if study.fibres.empty:
+        raise InvalidValueError(
+            f"{study_db}: the study has no fibres; measure the sections "
+            "(`nmmstrial assay fibres measure`) and store them first"
+        )
+    fibres = with_arm(study.fibres, study.allocation, coded=not sees)
+    missing = fibres["arm"].isna()
+    if missing.any():
+        row = fibres.loc[missing].iloc[0]
+        raise InvalidValueError(
+            f"{study_db}: patient {row['patient']}, side {row['side']} has fibres but no "
+            "allocation; its arm is unknown"
+        )
+    return pd.DataFrame(
+        {
+            "patient": fibres["patient"].astype(str),
+            "side": fibres["side"].astype(str),
+            "arm": fibres["arm"].astype(str),
+            "fibre": fibres["fibre"].astype(str),
+            "diameter_um": fibres["min_feret_um"].astype(float),
+            "type": fibres["fibre_type"].fillna("none").astype(str),
+        }
+    ).dropna(subset=["diameter_um"])
+
+
+def _brief(test: dict | None, arms: tuple[str, str]) -> str | None:
     if test is None:
         return None
     return (
-        f"paired t: real - sham {test['estimate']:.4g}, t({test['df']:g}) = "
+        f"paired t: {arms[0]} - {arms[1]} {test['estimate']:.4g}, t({test['df']:g}) = "
         f"{test['statistic']:.4g}, p = {test['p']:.4g}, n = {test['n']}"
     )

@@ -1,4 +1,5 @@
-"""`nmmstrial conduct ...`: create a study and its users (enrolment, visits, lock to come)."""
+"""`nmmstrial conduct ...`: the study and its users, enrolment, visits, assessments,
+stimulation sessions, adverse events, lock and unblinding."""
 
 from __future__ import annotations
 
@@ -16,10 +17,14 @@ from ..conduct import ROLES, new_user, require_role
 from ..conduct.allocation import eligibility_template, enrol, reveal
 from ..conduct.data import lock, record_assessments, unblind
 from ..conduct.treatment import (
+    ACTIONS,
+    COILS,
     OUTCOMES,
+    PROCEDURES,
     RELATEDNESS,
     SEVERITIES,
     adherence,
+    follow_up_adverse_event,
     log_session,
     report_adverse_event,
 )
@@ -253,9 +258,35 @@ DATE = click.DateTime(formats=["%Y-%m-%d"])
 @click.option("--patient", required=True)
 @click.option("--session", "number", type=int, required=True, help="Session number, 1-based.")
 @click.option("--date", "day", type=DATE, help="Date of the session (default: today).")
+@click.option("--operator", help="Who delivered it (default: the acting user).")
 @click.option("--trains", type=int, help="Trains delivered (default: the protocol's).")
-@click.option("--incomplete", is_flag=True, help="The session was interrupted.")
-def session_command(study_db, user_name, patient, number, day, trains, incomplete) -> None:
+@click.option("--incomplete", is_flag=True, help="The session was stopped before its end.")
+@click.option("--interruptions", type=int, default=0, show_default=True)
+@click.option("--interruption-cause", "cause", help="Why it was interrupted or stopped.")
+@click.option(
+    "--coil-left",
+    type=click.Choice(COILS),
+    help="Coil on the left forearm (default: as allocated).",
+)
+@click.option(
+    "--coil-right",
+    type=click.Choice(COILS),
+    help="Coil on the right forearm (default: as allocated).",
+)
+def session_command(
+    study_db,
+    user_name,
+    patient,
+    number,
+    day,
+    operator,
+    trains,
+    incomplete,
+    interruptions,
+    cause,
+    coil_left,
+    coil_right,
+) -> None:
     """Log a stimulation session (unblinded physician); pulses follow from the trains."""
     user = login(study_db, user_name)
     row = log_session(
@@ -267,9 +298,14 @@ def session_command(study_db, user_name, patient, number, day, trains, incomplet
         date=day.date() if day else dt.date.today(),
         trains=trains,
         completed=not incomplete,
+        operator=operator,
+        coils={"left": coil_left, "right": coil_right},
+        interruptions=interruptions,
+        interruption_cause=cause,
     )
     click.echo(
         f"{patient} session {number}: {row['trains']} trains, {row['pulses']:,} pulses per arm"
+        f"; coils left {row['coil_left']}, right {row['coil_right']}"
     )
 
 
@@ -279,8 +315,9 @@ def session_command(study_db, user_name, patient, number, day, trains, incomplet
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 def adherence_command(study_db: str, user_name: str, as_json: bool) -> None:
     """Sessions done of planned and pulses delivered per arm of planned, per patient."""
-    login(study_db, user_name)
-    table = adherence(read_study(study_db))
+    user = login(study_db, user_name)
+    study = read_study(study_db)
+    table = adherence(study, sees_arms=user.sees_arms(study.meta))
     rows = json.loads(table.to_json(orient="records"))
     emit({"adherence": rows}, as_json=as_json, title="Adherence")
 
@@ -293,8 +330,21 @@ def adherence_command(study_db: str, user_name: str, as_json: bool) -> None:
 @click.option("--onset", type=DATE, required=True, help="Date of onset.")
 @click.option("--severity", type=click.Choice(SEVERITIES), required=True)
 @click.option("--serious", is_flag=True, help="A serious adverse event (ICH E2A).")
-@click.option("--related", "related_to", type=click.Choice(RELATEDNESS), required=True)
+@click.option(
+    "--related",
+    "related_to",
+    type=click.Choice(PROCEDURES),
+    required=True,
+    help="The trial procedure suspected of causing it, or none.",
+)
+@click.option(
+    "--relatedness",
+    type=click.Choice(RELATEDNESS),
+    help="Causality (WHO-UMC); needed when a procedure is suspected.",
+)
 @click.option("--outcome", type=click.Choice(OUTCOMES), default="ongoing", show_default=True)
+@click.option("--end", type=DATE, help="Date the event ended (a resolved event).")
+@click.option("--action", type=click.Choice(ACTIONS), default="none", show_default=True)
 @click.option("--side", type=click.Choice(SIDES), help="The side, for a local event.")
 @click.option("--visit", help="The visit at which it was reported (e.g. FU3M).")
 def adverse_event_command(
@@ -306,7 +356,10 @@ def adverse_event_command(
     severity,
     serious,
     related_to,
+    relatedness,
     outcome,
+    end,
+    action,
     side,
     visit,
 ) -> None:
@@ -322,8 +375,58 @@ def adverse_event_command(
         severity=severity,
         serious=serious,
         related_to=related_to,
+        relatedness=relatedness,
         outcome=outcome,
         side=side,
         visit=visit,
+        end=end.date() if end else None,
+        action=action,
     )
     click.echo(f"{patient}: adverse event {row['event']} recorded ({row['term']})")
+
+
+@conduct.command("adverse-event-update")
+@click.argument("study_db")
+@user_option
+@click.option("--patient", required=True)
+@click.option("--event", type=int, required=True, help="The event's number within the patient.")
+@click.option("--end", type=DATE, help="Date the event ended (sets outcome resolved).")
+@click.option("--outcome", type=click.Choice(OUTCOMES))
+@click.option("--action", type=click.Choice(ACTIONS))
+@click.option("--severity", type=click.Choice(SEVERITIES))
+@click.option("--serious/--not-serious", default=None, help="Seriousness (ICH E2A).")
+@click.option("--related", "related_to", type=click.Choice(PROCEDURES))
+@click.option("--relatedness", type=click.Choice(RELATEDNESS))
+@click.option("--reason", help="Why a recorded value changes (not needed to resolve).")
+def adverse_event_update_command(
+    study_db,
+    user_name,
+    patient,
+    event,
+    end,
+    outcome,
+    action,
+    severity,
+    serious,
+    related_to,
+    relatedness,
+    reason,
+) -> None:
+    """Follow up an adverse event: its end, outcome and action; corrections need a reason."""
+    user = login(study_db, user_name)
+    row = follow_up_adverse_event(
+        study_db,
+        user,
+        Author.now(user.name, user.role),
+        patient=patient,
+        event=event,
+        reason=reason,
+        end=end.date() if end else None,
+        outcome=outcome,
+        action=action,
+        severity=severity,
+        serious=serious,
+        related_to=related_to,
+        relatedness=relatedness,
+    )
+    click.echo(f"{patient}: adverse event {event} is {row['outcome']} (action {row['action']})")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 import sys
 from pathlib import Path
 
@@ -14,6 +16,7 @@ from ..assays.doseresponse import fit_dose_response
 from ..assays.ephys import measure_files
 from ..assays.qpcr import read_qpcr_export
 from ..assays.qpcr.writer import quantstudio_text
+from ..capture.ephys import ec50_params, map_files, oocyte_rows
 from ..capture.qpcr import study_wells
 from ..conduct.simulated import conducted_authorship
 from ..errors import InvalidValueError
@@ -22,8 +25,9 @@ from ..report import write_report
 from ..simulate import load_calibration, simulate_trial
 from ..simulate.ephys import dose_response_points, write_traces
 from ..store import Author, read_study, write_study
-from ..study import Study
+from ..study import Study, conform
 from .auth import demo_users
+from .demo_fibres import fibres_through_the_lab
 
 EXPORT_PREFIX = "qpcr_export_"
 DOSE_RESPONSE_SHEET = "dose_response.csv"
@@ -48,6 +52,8 @@ def demo(out: Path, seed: int) -> None:
         study = through_the_lab(study, out / "lab")
         progress.update(task, description="recording and measuring the oocytes")
         study = ephys_through_the_lab(study, out / "lab" / "ephys")
+        progress.update(task, description="drawing and measuring the fibre sections")
+        study = fibres_through_the_lab(study, out / "lab" / "morphometry")
         progress.update(task, advance=1, description="storing it in study.db")
         users, password = demo_users()
         authors, reveals = conducted_authorship(study, Author.now("nmmstrial", "admin").utc)
@@ -56,7 +62,7 @@ def demo(out: Path, seed: int) -> None:
         )
         progress.update(task, advance=1, description="writing the report")
         # The report is written from what was stored, so the demo shows the round trip.
-        index = write_report(read_study(out / "study.db"), out)
+        index = write_report(read_study(out / "study.db"), out, recordings=out / "lab" / "ephys")
         progress.update(task, advance=1)
     click.echo(str(index.resolve()))
     names = ", ".join(u.name for u in users)
@@ -104,11 +110,15 @@ def ephys_through_the_lab(study: Study, lab: Path) -> Study:
     dose-response subset's curves written as `lab/dose_response.csv` and fitted by
     `fit_dose_response` (LL.4, LL.3 when the lower plateau is not identified).
 
-    The stored T0.5 and EC50 are the measured ones, with each recording's file name and
-    SHA-256; the reader finds each application window from the files' tags, and
-    `meta["ephys"]` records the window sources. Peaks are the 4-s applications' (not
-    written). Noise comes from the study's seed.
+    The stored T0.5 and EC50 are the measured ones, turned into rows by the same
+    functions as `nmmstrial assay ephys measure --study` (`capture.ephys`: files named
+    SAMPLE_oocyteNN.abf, `params` and `version`); the reader finds each application
+    window from the files' tags, and `meta["ephys"]` records the window sources. An
+    EC50's `params` entry holds its sheet (with SHA-256), model, parameters and points.
+    Peaks are the 4-s applications' (not written). Noise comes from the study's seed.
     """
+    from .. import __version__
+
     oocytes = study.oocytes.copy()
     if oocytes.empty:
         return study
@@ -117,33 +127,52 @@ def ephys_through_the_lab(study: Study, lab: Path) -> Study:
     written = write_traces(oocytes, lab, chosen, seed)
     meta_ephys: dict = {"recordings": len(written)}
     if written:
-        index_of = {str(path): index for index, path in written.items()}
-        results, errors = measure_files(list(written.values()))
+        paths = list(written.values())
+        results, errors = measure_files(paths)
         if errors:
             raise InvalidValueError(f"{errors[0]['file']}: {errors[0]['error']}")
-        for result in results:
-            index = index_of[result["file"]]
-            sweep = result["sweeps"][0]
-            oocytes.loc[index, "t05_s"] = round(sweep["t05_s"], 3)
-            oocytes.loc[index, "t05_censored"] = bool(sweep["t05_censored"])
-            oocytes.loc[index, "file"] = Path(result["file"]).name
-            oocytes.loc[index, "sha256"] = result["sha256"]
+        rows, failed, _ = oocyte_rows(
+            results,
+            map_files(paths, study.biopsies),
+            study.biopsies,
+            oocytes,
+            version=__version__,
+        )
+        if failed:
+            raise InvalidValueError(failed[0]["error"])
+        keys = zip(oocytes["sample"], oocytes["oocyte"], strict=True)
+        position = {key: i for i, key in enumerate(keys)}
+        at = [position[key] for key in zip(rows["sample"], rows["oocyte"], strict=True)]
+        kept = oocytes.drop(index=oocytes.index[at])
+        merged = pd.concat([kept, rows.set_axis(oocytes.index[at])]).sort_index()
+        oocytes = conform(merged, "oocytes")
         meta_ephys["windows"] = sorted({result["window"]["source"] for result in results})
     points = dose_response_points(oocytes, chosen, seed)
     if not points.empty:
         sheet = lab / DOSE_RESPONSE_SHEET
         points.to_csv(sheet, index=False)
-        fits = fit_dose_response(
-            pd.read_csv(sheet, dtype={"curve": str}),
-            "conc_um",
-            "response",
-            curve="curve",
-            source=str(sheet),
-        )
-        ec50 = {fit["curve"]: round(fit["ec50"], 3) for fit in fits}
+        digest = hashlib.sha256(sheet.read_bytes()).hexdigest()
+        table = pd.read_csv(sheet, dtype={"curve": str})
+        fits = fit_dose_response(table, "conc_um", "response", curve="curve", source=str(sheet))
         curve = oocytes["sample"] + "-" + oocytes["oocyte"].astype(str)
-        has = oocytes["ec50_um"].notna()
-        oocytes.loc[has, "ec50_um"] = curve[has].map(ec50)
+        for fit in fits:
+            index = oocytes.index[curve == fit["curve"]][0]
+            entry = ec50_params(
+                fit,
+                table.loc[table["curve"] == fit["curve"]],
+                sheet=DOSE_RESPONSE_SHEET,
+                sha256=digest,
+                dose="conc_um",
+                response="response",
+            )
+            params = (
+                json.loads(oocytes.at[index, "params"])
+                if pd.notna(oocytes.at[index, "params"])
+                else {}
+            )
+            oocytes.at[index, "ec50_um"] = fit["ec50"]
+            oocytes.at[index, "params"] = json.dumps({**params, "ec50": entry}, sort_keys=True)
+            oocytes.at[index, "version"] = __version__
         meta_ephys["dose_response"] = {
             "sheet": DOSE_RESPONSE_SHEET,
             "curves": len(fits),

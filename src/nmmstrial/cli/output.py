@@ -17,7 +17,9 @@ def cell(value: Any) -> str:
     if isinstance(value, float):
         if math.isnan(value):
             return "—"
-        return f"{value:.4g}" if abs(value) < 1e-3 and value != 0 else f"{value:.4f}".rstrip("0")
+        if abs(value) < 1e-3 and value != 0:
+            return f"{value:.4g}"
+        return f"{value:.4f}".rstrip("0").removesuffix(".")
     if isinstance(value, list | tuple):
         return "[" + ", ".join(cell(v) for v in value) + "]"
     if isinstance(value, dict):

@@ -191,8 +191,15 @@ def enrol(
     return {"patient": patient, "seq": int(entry["sequence"]), "stratum": stratum or ""}
 
 
-def reveal(target: str, user: User, author: Author, patient: str) -> dict[str, Any]:
-    """The side to stimulate, for the unblinded physician only; every reveal is logged."""
+def reveal(
+    target: str, user: User, author: Author, patient: str, *, emergency: str | None = None
+) -> dict[str, Any]:
+    """The side to stimulate, for the unblinded physician only; every reveal is logged.
+
+    `emergency`: why the allocation is disclosed beyond the physician (an emergency
+    unblinding of one patient); recorded as the reveal's reason."""
+    if emergency is not None and not emergency.strip():
+        raise InvalidValueError("an emergency unblinding needs its reason")
     engine = open_study_db(target)
     try:
         with engine.connect() as connection:
@@ -212,6 +219,7 @@ def reveal(target: str, user: User, author: Author, patient: str) -> dict[str, A
             table="allocation",
             patient=patient,
             new=real,
+            reason=f"emergency unblinding: {emergency.strip()}" if emergency else None,
         ),
     )
     return {

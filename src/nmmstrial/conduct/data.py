@@ -6,14 +6,17 @@ A locked database refuses every entry, and the refused attempt is itself recorde
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 import pandas as pd
 from sqlalchemy import select
 
 from ..capture.validate import validate_observations
-from ..errors import AccessError, InvalidValueError
+from ..errors import AccessError, InvalidValueError, LockedError
 from ..store import Author, open_study_db, read_study
 from ..store.changes import change_meta, log_event, read_meta, write_observations
+from ..store.history import ObservationKey
 from ..store.schema import audit_table
 from ..study import Study
 from .users import User, require_role
@@ -26,6 +29,18 @@ def entry_roles(measure: str) -> tuple[str, ...]:
     return ENTRY_ROLES.get(measure.split("_")[0], DEFAULT_ENTRY_ROLES)
 
 
+def open_unlocked(
+    target: str, author: Author, what: str, tables: tuple[str, ...] | None = None
+) -> Study:
+    """The study (only `tables`, if given), if it is not locked; else the attempt is
+    recorded and refused."""
+    study = read_study(target, tables=tables)
+    if study.meta.get("locked"):
+        log_event(target, author.entry("refused", reason=f"entry after lock ({what})"))
+        raise LockedError(f"{target}: the database is locked; no entry is accepted")
+    return study
+
+
 def record_assessments(
     target: str,
     rows: pd.DataFrame,
@@ -34,20 +49,16 @@ def record_assessments(
     *,
     source: str,
     visit_date: str | None = None,
+    versions: Mapping[ObservationKey, int | None] | None = None,
 ) -> dict[str, int]:
     """Validate every row (protocol, patient, role) and write them all, or none; a visit
-    first entered is recorded as done on `visit_date` (default: the author's day)."""
+    first entered is recorded as done on `visit_date` (default: the author's day).
+
+    `versions`: the version each change was based on (the web app's optimistic lock);
+    a value changed meanwhile by someone else raises StaleVersionError."""
     visit_date = visit_date or author.utc[:10]
-    study = read_study(target)
-    if study.meta.get("locked"):
-        log_event(
-            target,
-            author.entry(
-                "refused",
-                reason=f"entry after lock ({source})",
-            ),
-        )
-        raise AccessError(f"{target}: the database is locked; no entry is accepted")
+    # Entering needs the patients and the stored values (for the derived measures) only.
+    study = open_unlocked(target, author, source, tables=("patients", "observations"))
     validate_observations(rows, study.protocol, source=source)
     known = set(study.patients["patient"])
     for number, row in enumerate(rows.itertuples(index=False), start=1):
@@ -62,7 +73,9 @@ def record_assessments(
                 f"{row.measure}; allowed: {', '.join(allowed)}"
             )
     rows = pd.concat([rows, derived_rows(study, rows)], ignore_index=True)
-    return write_observations(target, rows, author, source=source, visit_date=visit_date)
+    return write_observations(
+        target, rows, author, source=source, visit_date=visit_date, versions=versions
+    )
 
 
 def derived_rows(study: Study, rows: pd.DataFrame) -> pd.DataFrame:

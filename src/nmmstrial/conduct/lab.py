@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..assays.ephys import measure_files
 from ..assays.qpcr import read_qpcr_export
+from ..capture.ephys import map_files, oocyte_rows, read_oocyte_map
 from ..capture.qpcr import read_sample_map, study_wells
-from ..errors import AccessError
-from ..store import Author, read_study
-from ..store.changes import add_rows
+from ..store import Author
+from ..store.changes import add_rows, upsert_rows
+from .data import open_unlocked
 from .users import User, require_role
 
 LAB_ROLES = ("lab", "admin")
+EPHYS_ROLES = ("electrophysiologist", "admin")
 
 
 def import_qpcr(
@@ -29,10 +34,63 @@ def import_qpcr(
     is refused (its wells are already stored).
     """
     require_role(user, LAB_ROLES, "import laboratory results")
-    study = read_study(target)
-    if study.meta.get("locked"):
-        raise AccessError(f"{target}: the database is locked; no import is accepted")
+    study = open_unlocked(target, author, f"qPCR import of {path.name}")
     export = read_qpcr_export(path)
     mapping = read_sample_map(sample_map) if sample_map else None
     wells = study_wells(export, study.biopsies, plate=plate or path.stem, sample_map=mapping)
     return add_rows(target, "qpcr", wells, author)
+
+
+@dataclass(frozen=True)
+class EphysImport:
+    """What `import_ephys` measured (`measure_recording` results), the files that failed
+    ({file, error}), notes for the user and the rows stored (inserted, updated,
+    unchanged)."""
+
+    results: list[dict]
+    errors: list[dict]
+    notes: list[str] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=dict)
+
+
+def import_ephys(
+    target: str,
+    user: User,
+    author: Author,
+    paths: Sequence[Path],
+    *,
+    file_map: Path | None = None,
+    kind: str = "auto",
+    reason: str | None = None,
+    progress: Callable[[Path], None] | None = None,
+    **options,
+) -> EphysImport:
+    """Measure ABF recordings and store each oocyte's result, audited, all or none.
+
+    Files map to oocytes as `capture.ephys` says (`file_map`, else SAMPLE_oocyteNN.abf);
+    an unmapped file is refused before anything is measured. A file that cannot be read
+    or measured is reported in `errors` and the others are still measured and stored.
+    A new oocyte is inserted; a stored one is updated, a changed value needing `reason`.
+    `options` go to `measure_recording` (window, sweeps, thresholds, clamp tolerance...).
+    """
+    require_role(user, EPHYS_ROLES, "import oocyte recordings")
+    study = open_unlocked(target, author, "oocyte recordings")
+    mapping = map_files(paths, study.biopsies, read_oocyte_map(file_map) if file_map else None)
+    results, errors = measure_files(list(paths), progress=progress, **options)
+    from .. import __version__
+
+    rows, failed, notes = oocyte_rows(
+        results, mapping, study.biopsies, study.oocytes, version=__version__, kind=kind
+    )
+    bad = {error["file"] for error in failed}
+    counts = {"inserted": 0, "updated": 0, "unchanged": 0}
+    if not rows.empty:
+        counts = upsert_rows(
+            target, "oocytes", rows, author, reason=reason, source="oocyte recordings"
+        )
+    return EphysImport(
+        results=[r for r in results if r["file"] not in bad],
+        errors=errors + failed,
+        notes=notes,
+        counts=counts,
+    )

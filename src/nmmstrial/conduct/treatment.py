@@ -1,9 +1,13 @@
 """Stimulation sessions, adherence and adverse events, as the trial records them.
 
-Sessions are logged by the unblinded physician (who runs the stimulator); the record
-holds what both arms received (the same trains and pulses, real coil on one side, sham
-on the other), so it tells nothing about the allocation. Adverse events are reported by
-the assessor or the physician; each gets the next event number of its patient.
+Sessions are logged by the unblinded physician (who runs the stimulator): date,
+operator, trains and pulses (the same for both arms), interruptions and their cause,
+and the coil that was on each forearm. The coils tell the allocation, so they are
+sealed: left out of blinded exports, masked in the audit log for blinded readers, and
+shown in adherence only to unblinded roles, where a session whose coils disagree with
+the allocation counts as a protocol deviation (recorded as it happened, not refused).
+Adverse events are reported by the assessor or the physician; each gets the next event
+number of its patient, and is followed up (end, outcome, action) by an audited update.
 """
 
 from __future__ import annotations
@@ -12,22 +16,27 @@ import datetime as dt
 
 import pandas as pd
 
-from ..errors import AccessError, InvalidValueError
-from ..store import Author, read_study
-from ..store.changes import add_rows
-from ..study import Study
+from ..errors import InvalidValueError
+from ..store import Author
+from ..store.changes import add_rows, allocation_of, update_row
+from ..study import Study, real_sides
+from ..tidy import SIDES
+from .data import open_unlocked
 from .users import User, require_role
 
 SEVERITIES = ("mild", "moderate", "severe")
-RELATEDNESS = ("none", "stimulation", "biopsy")
+PROCEDURES = ("none", "stimulation", "biopsy")
+# Causality to the suspected procedure, as the WHO-UMC scale grades it.
+RELATEDNESS = ("unrelated", "unlikely", "possible", "probable", "definite")
 OUTCOMES = ("resolved", "ongoing")
-
-
-def _open(target: str) -> Study:
-    study = read_study(target)
-    if study.meta.get("locked"):
-        raise AccessError(f"{target}: the database is locked; no entry is accepted")
-    return study
+ACTIONS = (
+    "none",
+    "session_interrupted",
+    "stimulation_stopped",
+    "treatment_given",
+    "withdrawn",
+)
+COILS = ("real", "sham")
 
 
 def _enrolled(study: Study, patient: str) -> None:
@@ -45,11 +54,30 @@ def log_session(
     date: dt.date,
     trains: int | None = None,
     completed: bool = True,
+    operator: str | None = None,
+    coils: dict[str, str] | None = None,
+    interruptions: int = 0,
+    interruption_cause: str | None = None,
 ) -> dict:
-    """Record one session; trains default to the protocol's, pulses follow from them."""
+    """Record one session; trains default to the protocol's, pulses follow from them.
+
+    The operator defaults to the acting user; the coils (side -> real/sham) to the
+    patient's allocation. A session with interruptions, or not completed, needs the
+    cause.
+    """
     require_role(user, ("unblinded_physician",), "log stimulation sessions")
-    study = _open(target)
+    study = open_unlocked(target, author, f"session {session} of {patient}")
     _enrolled(study, patient)
+    cause = (interruption_cause or "").strip() or None
+    if interruptions < 0:
+        raise InvalidValueError(f"interruptions {interruptions}: must be 0 or more")
+    if cause and interruptions == 0:
+        interruptions = 1
+    if (interruptions or not completed) and cause is None:
+        raise InvalidValueError(
+            "an interrupted or incomplete session needs its cause (--interruption-cause)"
+        )
+    coils = _coils(target, patient, coils)
     stim = study.protocol.stimulation
     if not 1 <= session <= stim.sessions:
         raise InvalidValueError(f"session {session}: the protocol has sessions 1-{stim.sessions}")
@@ -73,21 +101,56 @@ def log_session(
         "duration_s": round(seconds),
         "intensity_pct_mso": stim.intensity_pct_mso,
         "completed": completed,
+        "operator": (operator or "").strip() or user.name,
+        "coil_left": coils["left"],
+        "coil_right": coils["right"],
+        "interruptions": interruptions,
+        "interruption_cause": cause,
     }
     add_rows(target, "sessions", pd.DataFrame([row]), author)
     return row
 
 
-def adherence(study: Study) -> pd.DataFrame:
-    """Per patient: sessions done of planned and pulses delivered per arm of planned."""
+def _coils(target: str, patient: str, given: dict[str, str] | None) -> dict[str, str]:
+    """The coil on each side: as given, else as the allocation says."""
+    allocated = allocation_of(target, patient)
+    if allocated is None:
+        raise InvalidValueError(f"{patient} is not randomized: no coil to put on either side")
+    coils = {side: "real" if side == allocated["real_side"] else "sham" for side in SIDES}
+    for side, coil in (given or {}).items():
+        if coil is None:
+            continue
+        if side not in SIDES or coil not in COILS:
+            raise InvalidValueError(
+                f"coil {side}={coil!r}: a side is left or right, a coil real or sham"
+            )
+        coils[side] = coil
+    return coils
+
+
+def adherence(study: Study, *, sees_arms: bool = False) -> pd.DataFrame:
+    """Per patient: sessions done of planned, pulses delivered per arm of planned, and
+    interruptions; for unblinded readers also the sessions whose coils disagree with
+    the allocation (`coil_deviations`)."""
     stim = study.protocol.stimulation
-    sessions = study.sessions.groupby("patient").agg(
-        sessions=("session", "nunique"), pulses=("pulses", "sum")
+    sessions = study.sessions.assign(interruptions=study.sessions["interruptions"].fillna(0))
+    per_patient = sessions.groupby("patient").agg(
+        sessions=("session", "nunique"),
+        pulses=("pulses", "sum"),
+        interruptions=("interruptions", "sum"),
     )
-    frame = sessions.reindex(study.patients["patient"], fill_value=0).reset_index()
+    frame = per_patient.reindex(study.patients["patient"], fill_value=0).reset_index()
     frame["sessions_planned"] = stim.sessions
     frame["pulses_planned"] = stim.pulses_per_course
     frame["pulses_pct"] = 100 * frame["pulses"] / stim.pulses_per_course
+    if sees_arms:
+        real_side = sessions["patient"].map(real_sides(study.allocation))
+        expected_left = (real_side == "left").map({True: "real", False: "sham"})
+        deviates = (sessions["coil_left"] != expected_left) | (
+            sessions["coil_right"] == sessions["coil_left"]
+        )
+        counts = deviates.groupby(sessions["patient"]).sum()
+        frame["coil_deviations"] = frame["patient"].map(counts).fillna(0).astype(int)
     return frame.rename(columns={"pulses": "pulses_per_arm"})
 
 
@@ -103,27 +166,34 @@ def report_adverse_event(
     serious: bool,
     related_to: str,
     outcome: str,
+    relatedness: str | None = None,
     side: str | None = None,
     visit: str | None = None,
+    end: dt.date | None = None,
+    action: str = "none",
 ) -> dict:
     """Record an adverse event with the next event number of the patient."""
-    require_role(user, ("assessor", "unblinded_physician"), "report adverse events")
-    study = _open(target)
+    require_role(user, AE_ROLES, "report adverse events")
+    study = open_unlocked(target, author, f"adverse event of {patient}")
     _enrolled(study, patient)
-    for value, allowed, name in (
-        (severity, SEVERITIES, "severity"),
-        (related_to, RELATEDNESS, "related_to"),
-        (outcome, OUTCOMES, "outcome"),
-    ):
-        if value not in allowed:
-            raise InvalidValueError(f"{name} {value!r} is not one of {', '.join(allowed)}")
+    relatedness = relatedness or ("unrelated" if related_to == "none" else None)
+    _check_choices(
+        severity=severity,
+        related_to=related_to,
+        relatedness=relatedness,
+        outcome=outcome,
+        action=action,
+    )
+    _check_causality(related_to, relatedness)
     if not term.strip():
         raise InvalidValueError("an adverse event needs its term (verbatim)")
     visits = [v.code for v in study.protocol.visits]
     if visit is not None and visit not in visits:
         raise InvalidValueError(f"visit {visit!r} is not one of {', '.join(visits)}")
-    t0 = study.visits.query("patient == @patient and time == 'T0'")
-    day = (onset - dt.date.fromisoformat(t0["date"].iloc[0])).days if len(t0) else None
+    if end is not None and end < onset:
+        raise InvalidValueError(f"end {end.isoformat()} is before the onset")
+    day = _study_day(study, patient, onset)
+    end_day = _end_day(study, patient, day, end, outcome)
     numbers = study.adverse_events.query("patient == @patient")["event"]
     row = {
         "patient": patient,
@@ -135,7 +205,119 @@ def report_adverse_event(
         "severity": severity,
         "serious": serious,
         "related_to": related_to,
+        "relatedness": relatedness,
         "outcome": outcome,
+        "end_day": end_day,
+        "action": action,
     }
     add_rows(target, "adverse_events", pd.DataFrame([row]), author)
     return row
+
+
+AE_ROLES = ("assessor", "unblinded_physician")
+CHOICES = {
+    "severity": SEVERITIES,
+    "related_to": PROCEDURES,
+    "relatedness": RELATEDNESS,
+    "outcome": OUTCOMES,
+    "action": ACTIONS,
+}
+
+
+def _check_choices(**values: str | None) -> None:
+    for name, value in values.items():
+        if value is not None and value not in CHOICES[name]:
+            raise InvalidValueError(f"{name} {value!r} is not one of {', '.join(CHOICES[name])}")
+
+
+def _check_causality(related_to: str, relatedness: str | None) -> None:
+    """A suspected procedure needs a causality grade; 'unrelated' suspects none."""
+    if relatedness is None:
+        raise InvalidValueError(
+            f"an event suspected to be related to the {related_to} needs its causality: "
+            f"relatedness one of {', '.join(RELATEDNESS[1:])}"
+        )
+    if (related_to == "none") != (relatedness == "unrelated"):
+        raise InvalidValueError(
+            f"related_to {related_to!r} and relatedness {relatedness!r} disagree: "
+            "'unrelated' goes with related_to none, any other grade with a procedure"
+        )
+
+
+def _study_day(study: Study, patient: str, day: dt.date) -> int | None:
+    t0 = study.visits.query("patient == @patient and time == 'T0'")
+    return (day - dt.date.fromisoformat(t0["date"].iloc[0])).days if len(t0) else None
+
+
+def _end_day(
+    study: Study, patient: str, onset_day: int | None, end: dt.date | None, outcome: str
+) -> int | None:
+    """The study day an event ended: only a resolved event has one, not before onset."""
+    if end is None:
+        return None
+    if outcome != "resolved":
+        raise InvalidValueError("an event with an end date is resolved: give --outcome resolved")
+    end_day = _study_day(study, patient, end)
+    if end_day is not None and onset_day is not None and end_day < onset_day:
+        raise InvalidValueError(f"end {end.isoformat()} is before the onset")
+    return end_day
+
+
+def follow_up_adverse_event(
+    target: str,
+    user: User,
+    author: Author,
+    *,
+    patient: str,
+    event: int,
+    reason: str | None = None,
+    end: dt.date | None = None,
+    **changes: str | bool | None,
+) -> dict:
+    """Update an adverse event (end, outcome, action, severity, seriousness, relatedness).
+
+    Resolving an ongoing event (an end date, outcome resolved) is its follow-up and
+    needs no reason; changing anything already recorded does.
+    """
+    require_role(user, AE_ROLES, "follow up adverse events")
+    study = open_unlocked(target, author, f"adverse event {event} of {patient}")
+    _enrolled(study, patient)
+    unknown = set(changes) - {
+        "outcome",
+        "action",
+        "severity",
+        "serious",
+        "related_to",
+        "relatedness",
+    }
+    if unknown:
+        raise InvalidValueError(f"adverse events have no field {', '.join(sorted(unknown))}")
+    _check_choices(**{k: v for k, v in changes.items() if k != "serious"})
+    events = study.adverse_events.query("patient == @patient and event == @event")
+    if events.empty:
+        raise InvalidValueError(f"{patient} has no adverse event {event}")
+    stored = events.iloc[0]
+    updates = {k: v for k, v in changes.items() if v is not None}
+    if "related_to" in updates or "relatedness" in updates:
+        _check_causality(
+            updates.get("related_to", stored["related_to"]),
+            updates.get("relatedness", stored["relatedness"]),
+        )
+    if end is not None:
+        updates.setdefault("outcome", "resolved")
+        onset = None if pd.isna(stored["onset_day"]) else int(stored["onset_day"])
+        updates["end_day"] = _end_day(study, patient, onset, end, updates["outcome"])
+    elif updates.get("outcome") == "ongoing" and not pd.isna(stored["end_day"]):
+        updates["end_day"] = None
+    resolving = set(updates) <= {"outcome", "end_day", "action"} and (
+        stored["outcome"] == "ongoing" and pd.isna(stored["end_day"])
+    )
+    return update_row(
+        target,
+        "adverse_events",
+        {"patient": patient, "event": event},
+        updates,
+        author,
+        reason=reason,
+        needs_reason=not resolving,
+    )

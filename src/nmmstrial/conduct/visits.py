@@ -92,3 +92,36 @@ def _status(record, date, start, end, today: dt.date) -> str:
     if today <= end:
         return "due"
     return "late" if (today - end).days <= LATE_DAYS else "missed"
+
+
+# What the visit overview (web app, `GET /api/patients`) calls the schedule's statuses.
+OVERVIEW_STATUS = {"upcoming": "planned"}
+
+
+def visit_overview(study, today: dt.date) -> list[dict]:
+    """Per patient: `{"patient", "seq", "visits": {code: status}}`, in enrolment order.
+
+    Statuses are the schedule's (done, late, missed, due), with "planned" for a visit
+    whose window has not opened. Once the database is locked, a visit that can no longer
+    be entered (due or planned) is "locked"; done, late and missed ones keep their
+    status. Nothing here depends on the allocation, so every role may read it.
+    """
+    schedule = visit_schedule(study.protocol, study.patients, study.visits, today)
+    locked = bool(study.meta.get("locked"))
+    statuses: dict[str, dict[str, str]] = {}
+    for row in schedule.itertuples(index=False):
+        status = OVERVIEW_STATUS.get(row.status, row.status)
+        if locked and status in ("due", "planned"):
+            status = "locked"
+        statuses.setdefault(row.patient, {})[row.time] = status
+    out = []
+    for patient in study.patients.itertuples(index=False):
+        seq = patient.sequence
+        out.append(
+            {
+                "patient": patient.patient,
+                "seq": None if pd.isna(seq) else int(seq),
+                "visits": statuses.get(patient.patient, {}),
+            }
+        )
+    return out

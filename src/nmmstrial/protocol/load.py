@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,14 @@ def protocol_from_dict(data: Any, *, source: str) -> Protocol:
 
 
 def protocol_from_text(text: str, *, source: str) -> Protocol:
+    """Parse and validate a study definition. Cached by text: every read of a study
+    parses its stored definition, and a Protocol is immutable (frozen), so sharing one
+    is safe; failures are not cached."""
+    return _protocol_from_text(text, source)
+
+
+@lru_cache(maxsize=32)
+def _protocol_from_text(text: str, source: str) -> Protocol:
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as error:

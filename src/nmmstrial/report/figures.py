@@ -359,3 +359,85 @@ def ephys_figure(
             ax.set_ylabel(unit)
             ax.grid(axis="y", color="#e5e5e5", linewidth=0.6)
     return fig
+
+
+def log_logistic(x: np.ndarray, b: float, c: float, d: float, e: float) -> np.ndarray:
+    """drc's LL.4: c + (d - c) / (1 + (x / e)^b); LL.3 is c = 0."""
+    return c + (d - c) / (1 + (np.asarray(x, dtype=float) / e) ** b)
+
+
+def ephys_examples_figure(
+    traces: dict[str, dict | None],
+    curves: pd.DataFrame,
+    arms: list[str],
+    pooled: dict | None = None,
+) -> Figure:
+    """Example recordings and dose-response curves per arm (the paper's Figures 5 and 6).
+
+    `traces`: arm -> {time_s, current_na, window (start, end), title} or None when the
+    recording could not be read (the panel says so); the application window is shaded.
+    `curves` (`tables.ephys_curves`): each oocyte's points (dose > 0; a log axis has no
+    zero) and its fitted curve, the EC50 marked on it (a diamond at (e, f(e))); with
+    `pooled` (`tables.ephys_global_fit`), each arm's global-fit curve dashed. Colours
+    and markers follow the position on the page, not the arm.
+    """
+    with matplotlib.rc_context(STYLE):
+        fig = _figure(10.0, 3.4)
+        axes = fig.subplots(1, len(arms) + 1, squeeze=False)[0]
+        shared = None
+        for i, (ax, arm) in enumerate(zip(axes, arms, strict=False)):
+            colour = POSITION_STYLE[i % 2][0]
+            example = traces.get(arm)
+            ax.set_title(f"{arm}: example recording", loc="left")
+            ax.set_xlabel("time from sweep start (s)")
+            if example is None:
+                ax.text(0.5, 0.5, "no recording available", ha="center", va="center",
+                        transform=ax.transAxes, color="#7f8c8d")  # fmt: skip
+                ax.set_yticks([])
+                continue
+            start, end = example["window"]
+            ax.axvspan(start, end, color="#f1c40f", alpha=0.2, linewidth=0, label="ACh")
+            ax.plot(example["time_s"], example["current_na"], color=colour, linewidth=0.6)
+            ax.text(0.98, 0.04, example["title"], ha="right", va="bottom",
+                    transform=ax.transAxes, fontsize=7, color="#555555")  # fmt: skip
+            ax.set_ylabel("current (nA)")
+            ax.legend(loc="lower left", fontsize=7)
+            if shared is None:
+                shared = ax
+            else:
+                ax.sharey(shared)
+        ax = axes[-1]
+        ax.set_title("Dose-response per oocyte", loc="left")
+        if curves.empty:
+            ax.text(0.5, 0.5, "no dose-response fits stored", ha="center", va="center",
+                    transform=ax.transAxes, color="#7f8c8d")  # fmt: skip
+            ax.set_yticks([])
+            return fig
+        positive = [x for points in curves["points"] for x, _ in points if x > 0]
+        grid = np.geomspace(min(positive), max(positive), 200)
+        for i, arm in enumerate(arms):
+            colour, marker = POSITION_STYLE[i % 2]
+            rows = curves.loc[curves["arm"] == arm]
+            for k, row in enumerate(rows.itertuples(index=False)):
+                points = np.asarray(row.points, dtype=float).reshape(-1, 2)
+                points = points[points[:, 0] > 0]
+                label = f"{arm} ({plural(len(rows), 'oocyte')})" if k == 0 else None
+                ax.scatter(points[:, 0], points[:, 1], s=8, marker=marker, color=colour,
+                           alpha=0.45, linewidths=0)  # fmt: skip
+                ax.plot(grid, log_logistic(grid, row.b, row.c, row.d, row.e), color=colour,
+                        linewidth=0.7, alpha=0.7, label=label)  # fmt: skip
+                ax.plot([row.e], log_logistic(np.array([row.e]), row.b, row.c, row.d, row.e),
+                        marker="D", markersize=3.5, color=colour, markeredgecolor="white",
+                        markeredgewidth=0.4, linestyle="none", zorder=3)  # fmt: skip
+            if pooled and "ec50" in pooled and arm in pooled["ec50"]:
+                ax.plot(grid, log_logistic(grid, pooled["b"], pooled["c"], pooled["d"],
+                                           pooled["ec50"][arm]),
+                        color=colour, linewidth=1.8, linestyle="--", zorder=4,
+                        label=f"{arm}: global fit")  # fmt: skip
+        ax.set_xscale("log")
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+        ax.set_xlabel("ACh (µM)")
+        ax.set_ylabel("response (I / I max)")
+        ax.legend(loc="upper left", fontsize=7)
+        ax.grid(color="#e5e5e5", linewidth=0.6)
+    return fig

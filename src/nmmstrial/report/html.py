@@ -22,7 +22,7 @@ from ..errors import NmmstrialError, ReportError
 from ..protocol import paper_targets
 from ..study import Study
 from ..tidy import ARMS
-from . import figures, tables
+from . import figures, morphometry, tables
 
 STRENGTH_MEASURES = ("mrc_fcr", "mrc_sum", "dynamometer_kg")
 CMAP_MEASURES = ("cmap_apb_mv", "cmap_fcr_mv")
@@ -344,8 +344,124 @@ def _ephys(study: Study, labels: dict[str, str]) -> tuple[dict[str, Any], figure
     return context, figure
 
 
-def _render(study: Study) -> tuple[str, list[_Figure]]:
-    """The page and its figures, built in memory."""
+def _example_caption(examples: dict[str, dict], traces: dict[str, dict | None]) -> str:
+    """Which recording each arm shows, and why an arm shows none."""
+    parts = []
+    for arm, example in examples.items():
+        what = "T0.5" if example["measure"] == "t05" else "peak"
+        trace = traces.get(arm) or {"unavailable": "no recordings folder given"}
+        parts.append(
+            f"{arm}: {example['file']} (sample {example['sample']}, oocyte "
+            f"{example['oocyte']}), the median {what} of "
+            f"{tables.plural(example['n'], 'recording')}"
+            + ("" if "time_s" in trace else f", not shown: {trace['unavailable']}")
+        )
+    return "; ".join(parts)
+
+
+def _pooled_caption(pooled: dict | None) -> str:
+    if pooled is None:
+        return ""
+    if "error" in pooled:
+        return f"Global fit not shown: {pooled['error']}. "
+    x, y = pooled["arms"]
+    ratio = pooled["ratio"]
+    p_text = _p(pooled["p"])
+    p_text = p_text if p_text.startswith("<") else f"= {p_text}"
+    return (
+        f"Dashed, the global fit of all points (shared slope and plateaus, one EC50 per "
+        f"arm): EC50 {_num(pooled['ec50'][x])} µM ({x}) and {_num(pooled['ec50'][y])} µM "
+        f"({y}), ratio {x} / {y} {_num(ratio['ratio'])} [{_num(ratio['ci'][0])}, "
+        f"{_num(ratio['ci'][1])}], extra-sum-of-squares F({pooled['df1']}, "
+        f"{pooled['df2']}) = {_num(pooled['f'])}, p {p_text}; it counts "
+        "oocytes' points as independent, so the mixed model on log EC50 in the table "
+        "below is the patient-level comparison. "
+    )
+
+
+def _ephys_examples(
+    study: Study, labels: dict[str, str], traces: dict[str, dict | None]
+) -> tuple[str, figures.Figure | None]:
+    """The example recordings and dose-response curves figure, and its caption; None
+    when the study has neither stored recordings nor stored dose-response fits."""
+    oocytes = tables.ephys_oocytes(study)
+    if oocytes is None:
+        return "", None
+    examples = tables.ephys_examples(oocytes)
+    curves = tables.ephys_curves(oocytes)
+    if not examples and curves.empty:
+        return "", None
+    arms = tables.ephys_arms(oocytes)
+    shown = {arm: t if t and "time_s" in t else None for arm, t in traces.items()}
+    pooled = tables.ephys_global_fit(curves, arms) if not curves.empty else None
+    fig = figures.ephys_examples_figure({arm: shown.get(arm) for arm in arms}, curves, arms, pooled)
+    caption = (
+        "Left, a representative recording per arm: the oocyte whose stored measure is the "
+        "arm's median, its current (nA, inward down) over the sweep, the application "
+        "window shaded ("
+        + (_example_caption(examples, traces) or "no recordings stored")
+        + "). Right, each oocyte's dose-response points (normalised current; doses above "
+        "0, on a log axis) and its fitted log-logistic curve (LL.4, or LL.3 with the lower "
+        "plateau at 0), the EC50 marked by a diamond"
+        + ("" if not curves.empty else ": none stored")
+        + ". "
+        + _pooled_caption(pooled)
+        + "As the paper's Figures 5 and 6."
+    )
+    return caption, fig
+
+
+def example_traces(study: Study, recordings: Path | str | None) -> dict[str, dict | None]:
+    """Per arm, the representative recording (`tables.ephys_examples`) read from its ABF
+    file in `recordings`: {time_s, current_na, window, title}; None when it is not there,
+    cannot be read, or its SHA-256 is not the one stored (the reason is kept in the
+    example for the caption)."""
+    from ..assays.ephys import CURRENT_TO_NA, read_abf
+
+    oocytes = tables.ephys_oocytes(study)
+    if oocytes is None:
+        return {}
+    out: dict[str, dict] = {}
+    for arm, example in tables.ephys_examples(oocytes).items():
+        path = Path(recordings) / example["file"] if recordings is not None else None
+        if path is None:
+            out[arm] = {"unavailable": "no recordings folder given"}
+            continue
+        if not path.is_file():
+            out[arm] = {"unavailable": f"recording not found in {Path(recordings).name}/"}
+            continue
+        overrides = {
+            o["channel"]: (o["units"], o["scale"])
+            for o in example.get("reader", {}).get("overrides", [])
+        }
+        try:
+            rec = read_abf(path, overrides=overrides)
+        except NmmstrialError as error:
+            out[arm] = {"unavailable": str(error)}
+            continue
+        if rec.sha256 != example["sha256"]:
+            out[arm] = {"unavailable": f"{path.name} is not the file measured (SHA-256 differs)"}
+            continue
+        channel, sweep = example["current_channel"], example["sweep"]
+        factor = CURRENT_TO_NA.get(rec.channels[channel].units, 1.0)
+        value = (
+            f"T0.5 {example['value']:.3g} s" + (" (not reached)" if example["censored"] else "")
+            if example["measure"] == "t05"
+            else f"peak {example['value']:.3g} nA"
+        )
+        out[arm] = {
+            "time_s": rec.time,
+            "current_na": rec.data[channel, sweep] * factor,
+            "window": (example["window"]["start_s"], example["window"]["end_s"]),
+            "title": f"{example['sample']} oocyte {example['oocyte']}, sweep {sweep}: {value}",
+        }
+    return out
+
+
+def _render(
+    study: Study, traces: dict[str, dict | None] | None = None
+) -> tuple[str, list[_Figure]]:
+    """The page and its figures, built in memory; `traces` are `example_traces`'."""
     if study.patients.empty:
         raise ReportError(
             "the study has no patients: nothing to report; simulate or import data first"
@@ -413,6 +529,31 @@ def _render(study: Study) -> tuple[str, list[_Figure]]:
                 ephys_fig,
             )
         )
+    examples_caption, examples_fig = _ephys_examples(study, labels, traces or {})
+    if examples_fig is not None:
+        made.append(
+            (
+                "ephys_examples",
+                f"Figure {len(made) + 1}. Electrophysiology: example recordings and "
+                "dose-response curves",
+                examples_caption,
+                examples_fig,
+            )
+        )
+    fibres, fibres_fig = morphometry.section(study, labels)
+    if fibres_fig is not None:
+        made.append(
+            (
+                "morphometry",
+                f"Figure {len(made) + 1}. Morphometry: fibre size by type and arm",
+                f"Density of the minimum Feret diameter of slow and fast fibres over "
+                f"{fibres['n_patients']} patients, {fibres['x']} (red, solid) and "
+                f"{fibres['y']} (dark, dashed): Gaussian kernel density estimates, bandwidth "
+                f"by R's {fibres['bandwidth_rule']} (0.9 min(SD, IQR / 1.34) n^-1/5), given "
+                "in the legend. As the paper's Figure 4d.",
+                fibres_fig,
+            )
+        )
     rendered = [
         _Figure(
             name, title, caption, figures.figure_bytes(fig, "png"), figures.figure_bytes(fig, "svg")
@@ -439,6 +580,7 @@ def _render(study: Study) -> tuple[str, list[_Figure]]:
                 r.term,
                 r.severity,
                 r.related_to,
+                r.relatedness if isinstance(r.relatedness, str) else DASH,
                 labels.get(r.arm, r.arm),
                 str(r.events),
                 str(r.patients),
@@ -448,6 +590,7 @@ def _render(study: Study) -> tuple[str, list[_Figure]]:
         "analysis": _analysis(study),
         "qpcr": qpcr,
         "ephys": ephys,
+        "morphometry": fibres,
         "arm_order": tables.display_arms(labels),
         "arm_note": _arm_note(meta),
         "generator": meta.get("generator", DASH),
@@ -462,14 +605,18 @@ def _render(study: Study) -> tuple[str, list[_Figure]]:
     return env.get_template("report.html").render(context), rendered
 
 
-def write_report(study: Study, out_dir: Path | str) -> Path:
+def write_report(
+    study: Study, out_dir: Path | str, *, recordings: Path | str | None = None
+) -> Path:
     """Write `out_dir/index.html` and each figure as PNG and SVG in `out_dir/figures/`.
 
     The page embeds its figures, so it can be moved or mailed on its own; the files in
     `figures/` are for slides and manuscripts. Existing files of the same name are
-    replaced. Returns the path of index.html.
+    replaced. `recordings` is the folder of the study's ABF files, for the example
+    recordings (a file is used only when its SHA-256 is the one stored). Returns the
+    path of index.html.
     """
-    page, rendered = _render(study)
+    page, rendered = _render(study, example_traces(study, recordings))
     out_dir = Path(out_dir)
     try:
         (out_dir / "figures").mkdir(parents=True, exist_ok=True)

@@ -7,6 +7,7 @@ Pure functions of a `Study`: frames in, frames out, nothing formatted. Arms are
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 
 import numpy as np
@@ -54,7 +55,7 @@ ASSAYS = (
     ("histology", "histology"),
     ("morphometry", "morphometry"),
 )
-AE_COLUMNS = ("term", "severity", "related_to", "arm", "events", "patients")
+AE_COLUMNS = ("term", "severity", "related_to", "relatedness", "arm", "events", "patients")
 
 
 def measure_label(protocol: Protocol, measure: str) -> str:
@@ -250,7 +251,7 @@ def adverse_event_counts(study: Study) -> pd.DataFrame:
     A local event (with a side) belongs to that side's arm; a systemic one to `all`.
     Zero rows when none were reported.
 
-    Returns columns: term, severity, related_to, arm, events, patients.
+    Returns columns: term, severity, related_to, relatedness, arm, events, patients.
     """
     events = study.adverse_events
     if events.empty:
@@ -259,12 +260,12 @@ def adverse_event_counts(study: Study) -> pd.DataFrame:
         )
     events = with_arm(events, study.allocation)
     events = events.assign(arm=events["arm"].fillna("all"))
-    keys = ["term", "severity", "related_to", "arm"]
+    keys = ["term", "severity", "related_to", "relatedness", "arm"]
     counts = (
         events.groupby(keys, dropna=False)
         .agg(events=("patient", "size"), patients=("patient", "nunique"))
         .reset_index()
-        .sort_values(["events", *keys], ascending=[False, True, True, True, True])
+        .sort_values(["events", *keys], ascending=[False, *[True] * len(keys)])
     )
     return (
         counts.loc[:, list(AE_COLUMNS)]
@@ -438,3 +439,93 @@ def ephys_tests(oocytes: pd.DataFrame) -> pd.DataFrame:
             )
         rows.append(row)
     return pd.DataFrame(rows, columns=list(EPHYS_TEST_COLUMNS))
+
+
+EPHYS_CURVE_COLUMNS = ("arm", "patient", "sample", "oocyte", "model", "b", "c", "d", "e", "points")
+
+
+def _params(text) -> dict:
+    if text is None or (not isinstance(text, str) and pd.isna(text)):
+        return {}
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def ephys_examples(oocytes: pd.DataFrame) -> dict[str, dict]:
+    """Per arm, the representative recording: of the oocytes with a T0.5 recording, the
+    one whose T0.5 is the arm's median (the lower of the middle two; censored values
+    count at their censoring time, which is what was measured); else the same by peak
+    among peak recordings. Each is {sample, oocyte, patient, measure, value, censored}
+    and the recording's provenance (file, sha256, sweep, window, current channel and
+    units) from `params`; an arm without a recording is absent."""
+    out = {}
+    for arm in ephys_arms(oocytes):
+        rows = oocytes.loc[oocytes["arm"] == arm]
+        for measure, column in (("t05", "t05_s"), ("peak", "peak_na")):
+            entries = [
+                (float(row[column]), _params(row["params"])[measure], row)
+                for _, row in rows.iterrows()
+                if measure in _params(row["params"]) and pd.notna(row[column])
+            ]
+            if not entries:
+                continue
+            entries.sort(key=lambda entry: (entry[0], entry[2]["sample"], entry[2]["oocyte"]))
+            value, params, row = entries[(len(entries) - 1) // 2]
+            out[arm] = {
+                "sample": row["sample"],
+                "oocyte": int(row["oocyte"]),
+                "patient": row["patient"],
+                "measure": measure,
+                "value": value,
+                "censored": bool(row["t05_censored"]) if pd.notna(row["t05_censored"]) else False,
+                "n": len(entries),
+                **params,
+            }
+            break
+    return out
+
+
+def ephys_curves(oocytes: pd.DataFrame) -> pd.DataFrame:
+    """One row per oocyte with a stored dose-response fit (`params["ec50"]`): its arm,
+    model, drc's b, c, d, e and the points it was fitted to, [[dose, response], ...]."""
+    rows = []
+    for _, row in oocytes.iterrows():
+        fit = _params(row["params"]).get("ec50")
+        if not fit or pd.isna(row["arm"]):
+            continue
+        rows.append(
+            {
+                "arm": row["arm"],
+                "patient": row["patient"],
+                "sample": row["sample"],
+                "oocyte": int(row["oocyte"]),
+                **{key: fit.get(key) for key in ("model", "b", "c", "d", "e", "points")},
+            }
+        )
+    return pd.DataFrame(rows, columns=list(EPHYS_CURVE_COLUMNS))
+
+
+def ephys_global_fit(curves: pd.DataFrame, arms: list[str]) -> dict:
+    """The stored dose-response points of every oocyte pooled per arm and fitted with a
+    shared slope and plateaus and one EC50 per arm (`global_fit`): the EC50 ratio
+    first arm / second with its CI, and the extra-sum-of-squares F test. Pooling treats
+    oocytes as independent points, as a one-curve-per-arm analysis does; the mixed model
+    on log EC50 is the patient-level answer. {"error": reason} when it cannot be fitted."""
+    from ..assays.doseresponse import global_fit
+
+    points = [
+        {"arm": row.arm, "dose": x, "response": y}
+        for row in curves.itertuples(index=False)
+        for x, y in row.points
+    ]
+    frame = pd.DataFrame(points, columns=["arm", "dose", "response"])
+    if frame["arm"].nunique() < 2:
+        return {"error": "dose-response fits in one arm only"}
+    try:
+        fit = global_fit(frame, "dose", "response", "arm", reference=arms[1], source="points")
+    except NmmstrialError as error:
+        return {"error": str(error)}
+    return {**fit, "arms": arms, "ratio": fit["ratios"][0]}

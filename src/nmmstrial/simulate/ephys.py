@@ -174,8 +174,8 @@ def simulate_ephys(
     frame.loc[drawn.index, "t05_censored"] = drawn >= censor
     drawn = _subset(frame, paper["ec50_uM"], chosen["ec50"], patients, scale, rng)
     frame.loc[drawn.index, "ec50_um"] = np.round(drawn, 3)
-    frame["file"] = pd.NA
-    frame["sha256"] = pd.NA
+    for column in ("file", "sha256", "params", "version"):
+        frame[column] = pd.NA
     return conform(frame, "oocytes")
 
 

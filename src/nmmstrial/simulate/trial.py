@@ -24,6 +24,7 @@ from ..protocol import Protocol
 from ..study import Study
 from .calibration import Calibration, load_calibration
 from .ephys import simulate_ephys
+from .fibres import simulate_fibres
 from .qpcr import simulate_qpcr
 
 ARMS = ("real", "sham")
@@ -120,7 +121,7 @@ class _Simulator:
                 for t, d in days.items()
             ]
             observations += self._observation_rows(patient, clinical, course, days)
-            sessions += self._session_rows(patient, t0_date)
+            sessions += self._session_rows(patient, t0_date, entries[i].real_side)
             events += self._adverse_events(patient, days, biopsied=patient not in flow["refused"])
         patients_frame = pd.DataFrame(patients)
         patients_frame["sex"] = self._sexes(n)
@@ -149,6 +150,15 @@ class _Simulator:
             self.c["ephys"],
             self.rng.spawn(1)[0],
         )
+        # A second child stream (each spawn gives the next independent child): every
+        # table above stays the same with or without fibres.
+        fibres = simulate_fibres(
+            biopsies,
+            allocation_frame,
+            self.cal.targets["histology"],
+            self.c["morphometry"],
+            self.rng.spawn(1)[0],
+        )
         return Study(
             protocol=self.protocol,
             meta=meta,
@@ -163,6 +173,7 @@ class _Simulator:
                 "biopsies": biopsies,
                 "qpcr": qpcr,
                 "oocytes": oocytes,
+                "fibres": fibres,
             },
         )
 
@@ -430,8 +441,10 @@ class _Simulator:
             out[t]["fvc_pct"] = fvc
         return out
 
-    def _session_rows(self, patient: str, t0_date: dt.date) -> list[dict[str, Any]]:
+    def _session_rows(self, patient: str, t0_date: dt.date, real_side: str) -> list[dict[str, Any]]:
+        """Every session delivered in full, by the physician who runs the stimulator."""
         stim = self.protocol.stimulation
+        coils = {side: "real" if side == real_side else "sham" for side in ("left", "right")}
         rows, number = [], 0
         for week in range(stim.weeks):
             for k in range(stim.sessions_per_week):
@@ -448,6 +461,11 @@ class _Simulator:
                         "duration_s": round(stim.session_duration_s),
                         "intensity_pct_mso": stim.intensity_pct_mso,
                         "completed": True,
+                        "operator": self.c["sessions"]["operator"],
+                        "coil_left": coils["left"],
+                        "coil_right": coils["right"],
+                        "interruptions": 0,
+                        "interruption_cause": None,
                     }
                 )
         return rows
@@ -467,19 +485,26 @@ class _Simulator:
                     "severity": "mild",
                     "serious": False,
                     "related_to": "biopsy",
+                    "relatedness": "definite",
                     "outcome": "resolved",
+                    "end_day": days[biopsy_visit] + a["days_to_resolve"]["biopsy"],
+                    "action": "none",
                 }
             )
         if self.rng.random() < a["p_intercurrent"]:
+            onset = int(self.rng.integers(0, days["T3"] + 1))
             events.append(
                 {
-                    "onset_day": int(self.rng.integers(0, days["T3"] + 1)),
+                    "onset_day": onset,
                     "term": str(self.rng.choice(a["intercurrent_terms"])),
                     "side": None,
                     "severity": "mild" if self.rng.random() < 0.8 else "moderate",
                     "serious": False,
                     "related_to": "none",
+                    "relatedness": "unrelated",
                     "outcome": "resolved",
+                    "end_day": onset + a["days_to_resolve"]["intercurrent"],
+                    "action": "none",
                 }
             )
         ordered = sorted(days.items(), key=lambda kv: kv[1])

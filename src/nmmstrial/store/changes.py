@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Mapping
 from typing import Any
 
 import pandas as pd
@@ -16,11 +17,13 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from ..errors import ConflictError, InvalidValueError, StoreError
 from ..study import TABLES
-from .audit import AuditEntry, append_audit, row_entries, row_key, row_value
+from .audit import AuditEntry, _plain, append_audit, row_entries, row_key, row_value
 from .engine import Target, describe, error_line, open_study_db
+from .history import ObservationKey, check_versions
 from .io import Author
 from .schema import (
     BLANK_WHEN_MISSING,
+    KEYS,
     NO_SIDE,
     randomization_table,
     study_table,
@@ -37,18 +40,23 @@ def write_observations(
     *,
     source: str = "input",
     visit_date: str | None = None,
+    versions: Mapping[ObservationKey, int | None] | None = None,
 ) -> dict[str, int]:
     """Insert new observations and update changed ones, audited, in one transaction.
 
     `rows` has patient, side, time, measure, value and optionally reason. An unchanged
     value is left alone; a changed one without a reason is refused, naming its row.
-    Returns the counts inserted, updated and unchanged.
+    Returns the counts inserted, updated and unchanged. `versions` (patient, side, time,
+    measure -> version the change was based on, None for a first entry) are checked in
+    the same transaction: a stale one raises StaleVersionError, nothing written.
     """
     label = describe(target)
     engine = open_study_db(target)
     counts = {"inserted": 0, "updated": 0, "unchanged": 0}
     try:
         with engine.begin() as connection:
+            if versions:
+                check_versions(connection, versions)
             entries = []
             for number, row in enumerate(rows.to_dict(orient="records"), start=1):
                 kind, entry = _write_one(connection, row, author, f"{source}, row {number}")
@@ -357,3 +365,156 @@ def add_rows(target: Target, table: str, frame: pd.DataFrame, author: Author) ->
     finally:
         engine.dispose()
     return len(rows)
+
+
+def update_row(
+    target: Target,
+    table: str,
+    key: dict[str, Any],
+    changes: dict[str, Any],
+    author: Author,
+    *,
+    reason: str | None,
+    needs_reason: bool = True,
+) -> dict[str, Any]:
+    """Change fields of one trial-table row, each change audited; return the row as stored.
+
+    Unchanged fields are left alone. Changing a non-empty value needs a reason unless
+    `needs_reason` is False (e.g. an ongoing adverse event's follow-up); filling an
+    empty one does not. The row is read and written in one transaction.
+    """
+    label = describe(target)
+    rows = trial_tables[table]
+    engine = open_study_db(target)
+    try:
+        with engine.begin() as connection:
+            found = connection.execute(
+                select(rows).where(*(rows.c[column] == value for column, value in key.items()))
+            ).first()
+            if found is None:
+                raise InvalidValueError(f"{label}: table {table}: no row {row_key_of(key)}")
+            stored = {column: found._mapping[column] for column in TABLES[table]}
+            entries, values = [], {}
+            for field, new in changes.items():
+                old = stored[field]
+                if old == new:
+                    continue
+                if old is not None and needs_reason and not (reason and reason.strip()):
+                    raise InvalidValueError(
+                        f"{label}: {table} {row_key_of(key)}: {field} is already {old}; "
+                        f"changing it to {new} needs a reason (--reason)"
+                    )
+                values[field] = new
+                entries.append(
+                    author.entry(
+                        "update",
+                        table=table,
+                        record=row_key(table, stored),
+                        patient=stored.get("patient"),
+                        field=field,
+                        old=json.dumps(old),
+                        new=json.dumps(new),
+                        reason=reason,
+                    )
+                )
+            if values:
+                connection.execute(update(rows).where(rows.c.id == found.id).values(**values))
+                append_audit(connection, entries)
+    except SQLAlchemyError as error:
+        raise StoreError(f"{label}: nothing written: {error_line(error)}") from error
+    finally:
+        engine.dispose()
+    return {**stored, **values}
+
+
+def row_key_of(key: dict[str, Any]) -> str:
+    return ", ".join(f"{column} {value}" for column, value in key.items())
+
+
+def upsert_rows(
+    target: Target,
+    table: str,
+    frame: pd.DataFrame,
+    author: Author,
+    *,
+    reason: str | None = None,
+    source: str = "input",
+) -> dict[str, int]:
+    """Insert new rows and update the changed fields of stored ones, in one transaction.
+
+    Rows are matched on the table's key. A new row gets a whole-row insert record; a
+    stored one a record per changed field (old, new, reason), as `update_row`: filling
+    an empty field needs no reason, changing a value does, and without one nothing is
+    written and the first such row is named. An unchanged row is left alone. Returns
+    the counts inserted, updated and unchanged.
+    """
+    label = describe(target)
+    rows = trial_tables[table]
+    keys = KEYS[table]
+    blank = BLANK_WHEN_MISSING.get(table, ())
+    records = frame.astype(object).where(frame.notna(), None).to_dict(orient="records")
+    counts = {"inserted": 0, "updated": 0, "unchanged": 0}
+    engine = open_study_db(target)
+    try:
+        with engine.begin() as connection:
+            entries: list[AuditEntry] = []
+            for number, row in enumerate(records, start=1):
+                row = {column: _plain(row[column]) for column in TABLES[table]}
+                stored_row = {c: NO_SIDE if c in blank and v is None else v for c, v in row.items()}
+                found = connection.execute(
+                    select(rows).where(*(rows.c[k] == stored_row[k] for k in keys))
+                ).first()
+                common = {
+                    "table": table,
+                    "record": row_key(table, row),
+                    "patient": row.get("patient"),
+                }
+                if found is None:
+                    connection.execute(rows.insert(), stored_row)
+                    entries.append(author.entry("insert", new=row_value(table, row), **common))
+                    counts["inserted"] += 1
+                    continue
+                stored = {
+                    c: None if c in blank and found._mapping[c] == NO_SIDE else found._mapping[c]
+                    for c in TABLES[table]
+                }
+                changed = {c: v for c, v in row.items() if c not in keys and stored[c] != v}
+                refilled = [c for c in changed if stored[c] is not None]
+                if refilled and not (reason and reason.strip()):
+                    field = refilled[0]
+                    raise InvalidValueError(
+                        f"{label}: {source}, row {number}: {table} "
+                        f"{row_key_of({k: row[k] for k in keys})}: {field} is already "
+                        f"{stored[field]}; changing it to {row[field]} needs a reason (--reason); "
+                        "nothing written"
+                    )
+                if not changed:
+                    counts["unchanged"] += 1
+                    continue
+                connection.execute(
+                    update(rows)
+                    .where(rows.c.id == found.id)
+                    .values(**{c: stored_row[c] for c in changed})
+                )
+                entries += [
+                    author.entry(
+                        "update",
+                        field=column,
+                        old=json.dumps(stored[column]),
+                        new=json.dumps(value),
+                        reason=reason if column in refilled else None,
+                        **common,
+                    )
+                    for column, value in changed.items()
+                ]
+                counts["updated"] += 1
+            append_audit(connection, entries)
+    except IntegrityError as error:
+        raise ConflictError(
+            f"{label}: table {table}: {error_line(error)}; nothing written"
+        ) from error
+    except SQLAlchemyError as error:
+        raise StoreError(f"{label}: nothing written: {error_line(error)}") from error
+    finally:
+        engine.dispose()
+    return counts

@@ -8,6 +8,7 @@ schema and its revision always travel together.
 from __future__ import annotations
 
 import os
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -93,8 +94,10 @@ def _alembic_config(connection: Connection | None = None) -> Config:
     return config
 
 
+@lru_cache(maxsize=1)
 def head_revision() -> str:
-    """The schema revision this version of nmmstrial writes and reads."""
+    """The schema revision this version of nmmstrial writes and reads (read once: the
+    shipped migrations do not change while nmmstrial runs)."""
     head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
     if head is None:
         raise StoreError(f"{MIGRATIONS}: no migrations found; the installation is broken")

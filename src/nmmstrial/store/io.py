@@ -323,8 +323,11 @@ def _frame(connection: Connection, name: str) -> pd.DataFrame:
     return pd.DataFrame(data, columns=columns)
 
 
-def read_study(target: Target) -> Study:
-    """Read the study at `target` (a SQLite path or a URL), as it was written."""
+def read_study(target: Target, *, tables: Sequence[str] | None = None) -> Study:
+    """Read the study at `target` (a SQLite path or a URL), as it was written.
+
+    `tables`: read only these trial tables (the others come back empty), for readers
+    that need a few small ones on every request (the web app's dashboard)."""
     label = describe(target)
     engine = open_study_db(target)
     try:
@@ -332,7 +335,7 @@ def read_study(target: Target) -> Study:
             row = connection.execute(select(study_table.c.protocol, study_table.c.meta)).first()
             if row is None:
                 raise StoreError(f"{label}: the study database holds no study (no study row)")
-            tables = {name: _frame(connection, name) for name in TABLES}
+            frames = {name: _frame(connection, name) for name in (tables or TABLES)}
             sealed = connection.execute(select(randomization_table)).mappings().first()
     except SQLAlchemyError as error:
         raise StoreError(f"{label}: cannot read the study: {error_line(error)}") from error
@@ -346,4 +349,4 @@ def read_study(target: Target) -> Study:
     randomization = None
     if sealed is not None:
         randomization = {k: sealed[k] for k in ("seed", "n", "blocks", "strata", "salt", "sha256")}
-    return Study(protocol=protocol, meta=meta, tables=tables, randomization=randomization)
+    return Study(protocol=protocol, meta=meta, tables=frames, randomization=randomization)

@@ -29,6 +29,7 @@ from sqlalchemy import (
     Column,
     Double,
     ForeignKey,
+    Index,
     Integer,
     MetaData,
     Table,
@@ -51,6 +52,7 @@ SIDE_COLUMNS = {
     ("biopsies", "side"): False,
     ("qpcr", "side"): False,
     ("oocytes", "side"): False,
+    ("fibres", "side"): False,
 }
 
 # Columns whose missing value is stored as '' (NOT NULL, so unique keys hold), read as NA.
@@ -86,6 +88,7 @@ KEYS: dict[str, tuple[str, ...]] = {
     "biopsies": ("patient", "side", "time"),
     "qpcr": ("plate", "well", "target"),
     "oocytes": ("sample", "oocyte"),
+    "fibres": ("sample", "fibre"),
 }
 
 # NOT NULL beyond the keys and the optional sides: an allocation needs its side.
@@ -95,8 +98,9 @@ _REQUIRED = {"allocation": ("real_side",)}
 # A patient's sequence number is unique only within its stratum (the allocation's key).
 _UNIQUE = {"allocation": ("patient",), "biopsies": ("sample",)}
 
-# Foreign keys beyond every trial table's patient: an oocyte carries one biopsy's membranes.
-_FOREIGN = {("oocytes", "sample"): "biopsies.sample"}
+# Foreign keys beyond every trial table's patient: an oocyte carries one biopsy's
+# membranes, a fibre belongs to one biopsy's section.
+_FOREIGN = {("oocytes", "sample"): "biopsies.sample", ("fibres", "sample"): "biopsies.sample"}
 
 metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
@@ -165,6 +169,8 @@ audit_table = Table(
     Column("reason", Text),
     Column("prev_hash", Text, nullable=False),
     Column("hash", Text, nullable=False),
+    # A value's version and author are read off its patient's records (history.py).
+    Index("ix_audit_patient", "patient"),
 )
 
 
@@ -198,4 +204,19 @@ randomization_table = Table(
     Column("created_utc", Text, nullable=False),
     Column("created_by", Text, nullable=False),
     CheckConstraint("id = 1", name="one_list"),
+)
+
+
+# Sessions of the browser app (web/sessions.py): the token itself is never stored, only
+# its SHA-256, so a copy of the database cannot be used to take over a session. Not
+# trial data: logins and logouts go to the audit trail, last-seen updates do not.
+web_sessions_table = Table(
+    "web_sessions",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("token_sha256", Text, nullable=False, unique=True),
+    Column("user", Text, ForeignKey("users.name"), nullable=False),
+    Column("created_utc", Text, nullable=False),
+    Column("last_seen_utc", Text, nullable=False),
+    Column("revoked_utc", Text),
 )

@@ -62,6 +62,8 @@ from .segmentation import (
 )
 from .splitbody import (
     ARM_LEVELS,
+    CODED_ARMS,
+    COMPARISON_COLUMNS,
     FIBRE_TABLE_COLUMNS,
     SplitBody,
     bw_nrd0,
@@ -73,6 +75,8 @@ from .splitbody import (
 
 __all__ = [
     "ARM_LEVELS",
+    "CODED_ARMS",
+    "COMPARISON_COLUMNS",
     "FIBRE_COLUMNS",
     "FIBRE_TABLE_COLUMNS",
     "MIN_AREA_PX",

@@ -11,19 +11,26 @@ import numpy as np
 import pandas as pd
 
 from ...analysis import mixed_model, paired_t
-from ...errors import InvalidValueError
+from ...errors import InvalidValueError, NmmstrialError
 from .fibre_types import TYPES
 from .measures import MIN_FIBRES, _plain
 
 FIBRE_TABLE_COLUMNS = ("patient", "side", "arm", "fibre", "diameter_um")
 ARM_LEVELS = ("sham", "real")
+COMPARISON_COLUMNS = (
+    "type", "mixed_estimate", "mixed_se", "mixed_df", "mixed_p",
+    "means_estimate", "means_df", "means_p", "n_fibres", "n_patients",
+)  # fmt: skip
+CODED_ARMS = ("X", "Y")
+"""Blinded arm codes: a table may name its arms X / Y instead (contrast X - Y)."""
 
 
 def read_fibre_table(fp: IO[str], *, source: str = "fibres") -> pd.DataFrame:
     """A per-fibre table: patient, side, arm, fibre, diameter_um[, type], one row a fibre.
 
     `arm` (real or sham) says which treatment the side had: it is in the study database's
-    allocation, which this reader does not consult. `type` is slow, fast, hybrid or none;
+    allocation, which this reader does not consult. A blinded table codes the arms X / Y
+    instead (not mixed with real / sham). `type` is slow, fast, hybrid or none;
     without it every fibre is analysed as one type, "all".
     """
     try:
@@ -46,13 +53,19 @@ def read_fibre_table(fp: IO[str], *, source: str = "fibres") -> pd.DataFrame:
             row = int(np.flatnonzero(blank)[0])
             raise InvalidValueError(f"{source}, row {row + 1}, field {column}: empty")
         out[column] = out[column].str.strip()
-    out["arm"] = out["arm"].str.lower()
-    bad = ~out["arm"].isin(ARM_LEVELS)
+    coded = out["arm"].str.upper().isin(CODED_ARMS)
+    out["arm"] = (
+        out["arm"].where(~coded, out["arm"].str.upper()).where(coded, out["arm"].str.lower())
+    )
+    bad = ~out["arm"].isin((*ARM_LEVELS, *CODED_ARMS))
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
         raise InvalidValueError(
-            f"{source}, row {row + 1}, field arm: {out['arm'].iloc[row]!r} is not real or sham"
+            f"{source}, row {row + 1}, field arm: {out['arm'].iloc[row]!r} is not real or sham "
+            "(or, blinded, X or Y)"
         )
+    if coded.any() and not coded.all():
+        raise InvalidValueError(f"{source}: field arm mixes real / sham with the codes X / Y")
     diameter = pd.to_numeric(out["diameter_um"], errors="coerce")
     bad = diameter.isna() | (diameter <= 0)
     if bad.any():
@@ -127,12 +140,18 @@ class SplitBody:
     min_fibres: int
     bandwidth_rule: str = "bw.nrd0"
     notes: tuple[str, ...] = ()
+    arms: tuple[str, str] = ("real", "sham")
+
+    @property
+    def contrast(self) -> str:
+        """The difference every estimate is of, e.g. `real - sham` or `X - Y`."""
+        return f"{self.arms[0]} - {self.arms[1]}"
 
     def comparison(self) -> pd.DataFrame:
         """One row per type: the mixed model's real - sham beside the means' paired t."""
         rows = []
         for kind, model in self.models.items():
-            arm = model.fixed[model.fixed["term"] == "armreal"].iloc[0]
+            arm = model.fixed[model.fixed["term"] == f"arm{self.arms[0]}"].iloc[0]
             t = self.means_tests.get(kind)
             rows.append(
                 {
@@ -148,7 +167,7 @@ class SplitBody:
                     "n_patients": model.n_groups.get("patient"),
                 }
             )
-        return pd.DataFrame(rows)
+        return pd.DataFrame(rows, columns=list(COMPARISON_COLUMNS))
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: tables as lists of rows, each model's and test's own to_dict()."""
@@ -157,9 +176,15 @@ class SplitBody:
             return [{k: _plain(v) for k, v in r.items()} for r in frame.to_dict("records")]
 
         return {
+            "contrast": self.contrast,
             "bandwidth_rule": self.bandwidth_rule,
             "min_fibres": self.min_fibres,
-            "sections": rows(self.sections),
+            # Coded arms leave the side out: side and code together key the codes.
+            "sections": rows(
+                self.sections.drop(columns="side")
+                if set(self.arms) == set(CODED_ARMS)
+                else self.sections
+            ),
             "densities": rows(self.densities),
             "patients": rows(self.patients),
             "pct_fast": rows(self.pct_fast),
@@ -172,7 +197,11 @@ class SplitBody:
 
 
 def split_body(
-    fibres: pd.DataFrame, *, min_fibres: int = MIN_FIBRES, source: str = "fibres"
+    fibres: pd.DataFrame,
+    *,
+    min_fibres: int = MIN_FIBRES,
+    source: str = "fibres",
+    arms: tuple[str, str] | None = None,
 ) -> SplitBody:
     """The split-body analysis of a fibre table from `read_fibre_table`.
 
@@ -183,7 +212,19 @@ def split_body(
     (REML, Satterthwaite df, as lmerTest) estimates real - sham; beside it the paired
     t on per-patient mean diameters, which does not count each fibre as a patient.
     % fast = fast / (fast + slow) per section, compared by paired t (real - sham).
+
+    `arms` (first, second) names the arms and the contrast first - second: by default
+    ("real", "sham"), or ("X", "Y") when the table's arms are the blinded codes.
     """
+    if arms is None:
+        arms = CODED_ARMS if set(fibres["arm"].dropna()) <= set(CODED_ARMS) else ("real", "sham")
+    arms = (str(arms[0]), str(arms[1]))
+    unknown = set(fibres["arm"].dropna()) - set(arms)
+    if unknown:
+        raise InvalidValueError(
+            f"{source}: arm {sorted(unknown)[0]!r} is not {arms[0]} or {arms[1]}"
+        )
+    levels = (arms[1], arms[0])
     sections = (
         fibres.groupby(["patient", "side", "arm"], sort=True)
         .size()
@@ -193,9 +234,12 @@ def split_body(
     sections["countable"] = sections["n_fibres"] >= min_fibres
     notes = []
     short = sections[~sections["countable"]]
+    coded = set(arms) == set(CODED_ARMS)
     for row in short.itertuples():
+        # A coded arm beside its side would key the codes to sides: say the arm only.
+        where = f"arm {row.arm}" if coded else f"side {row.side} ({row.arm})"
         notes.append(
-            f"patient {row.patient}, side {row.side} ({row.arm}): {row.n_fibres} fibres, "
+            f"patient {row.patient}, {where}: {row.n_fibres} fibres, "
             f"below the minimum of {min_fibres}; left out"
         )
     keep = sections.loc[sections["countable"], ["patient", "side"]]
@@ -207,7 +251,7 @@ def split_body(
     kinds = [k for k in ("slow", "fast", "all") if k in set(data["type"])]
     densities, curves = [], {}
     for kind in kinds:
-        for arm in ARM_LEVELS:
+        for arm in levels:
             x = data.loc[(data["type"] == kind) & (data["arm"] == arm), "diameter_um"]
             if len(x) < 2:
                 continue
@@ -220,24 +264,27 @@ def split_body(
         .agg(n="size", mean="mean", median="median")
         .reset_index()
     )
-    pct_fast, pct_test = _pct_fast(data, notes)
+    pct_fast, pct_test = _pct_fast(data, notes, arms)
     models, means_tests = {}, {}
     for kind in kinds:
         subset = data[data["type"] == kind]
         if subset["arm"].nunique() < 2:
             notes.append(f"{kind} fibres: one arm only; no model")
             continue
-        models[kind] = mixed_model(
-            subset,
-            "diameter_um ~ arm",
-            "patient/side",
-            levels={"arm": list(ARM_LEVELS)},
-            source=f"{source}, {kind} fibres",
-        )
+        try:
+            models[kind] = mixed_model(
+                subset,
+                "diameter_um ~ arm",
+                "patient/side",
+                levels={"arm": list(levels)},
+                source=f"{source}, {kind} fibres",
+            )
+        except NmmstrialError as error:  # e.g. one patient: no patient variance to fit
+            notes.append(f"{kind} fibres: no mixed model: {error}")
         wide = subset.groupby(["patient", "arm"])["diameter_um"].mean().unstack("arm")
         wide = wide.dropna()
         if len(wide) >= 2:
-            means_tests[kind] = paired_t(wide["real"].to_numpy(), wide["sham"].to_numpy())
+            means_tests[kind] = paired_t(wide[arms[0]].to_numpy(), wide[arms[1]].to_numpy())
         else:
             notes.append(f"{kind} fibres: fewer than 2 patients with both arms; no paired t")
     return SplitBody(
@@ -251,6 +298,7 @@ def split_body(
         means_tests=means_tests,
         min_fibres=min_fibres,
         notes=tuple(notes),
+        arms=arms,
     )
 
 
@@ -262,9 +310,10 @@ def density_figure(result: SplitBody):
     kinds = list(dict.fromkeys(kind for kind, _ in result.curves))
     figure = Figure(figsize=(4 * max(len(kinds), 1), 3.2), layout="constrained")
     axes = figure.subplots(1, max(len(kinds), 1), squeeze=False)[0]
-    styles = {"real": {"color": "#c0392b"}, "sham": {"color": "#7f8c8d", "linestyle": "--"}}
+    first, second = result.arms
+    styles = {first: {"color": "#c0392b"}, second: {"color": "#7f8c8d", "linestyle": "--"}}
     for ax, kind in zip(axes, kinds, strict=False):
-        for arm in ARM_LEVELS:
+        for arm in (second, first):
             curve = result.curves.get((kind, arm))
             if curve is None:
                 continue
@@ -280,15 +329,17 @@ def density_figure(result: SplitBody):
     return figure
 
 
-def _pct_fast(data: pd.DataFrame, notes: list[str]) -> tuple[pd.DataFrame, Any]:
+def _pct_fast(
+    data: pd.DataFrame, notes: list[str], arms: tuple[str, str]
+) -> tuple[pd.DataFrame, Any]:
     typed = data[data["type"].isin(["slow", "fast"])]
     if typed.empty:
-        return pd.DataFrame(columns=["patient", "real", "sham"]), None
+        return pd.DataFrame(columns=["patient", *arms]), None
     counts = typed.groupby(["patient", "arm"])["type"].apply(lambda t: 100 * (t == "fast").mean())
-    wide = counts.unstack("arm").reindex(columns=["real", "sham"]).reset_index()
+    wide = counts.unstack("arm").reindex(columns=list(arms)).reset_index()
     wide.columns.name = None
     both = wide.dropna()
     if len(both) < 2:
         notes.append("% fast: fewer than 2 patients with both arms; no paired t")
         return wide, None
-    return wide, paired_t(both["real"].to_numpy(), both["sham"].to_numpy())
+    return wide, paired_t(both[arms[0]].to_numpy(), both[arms[1]].to_numpy())

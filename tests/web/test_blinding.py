@@ -1,0 +1,164 @@
+"""Blinding holds in the browser: for every blinded role, every page and endpoint
+answers exactly the same on two studies that differ only in their allocation, and no
+answer (body, headers, cookies) says real or sham.
+
+The comparison is the strong test: a side name (left / right) is on every visit form,
+so a search for it proves nothing, while any answer that depends on the allocation
+differs between the two studies.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import re
+import shutil
+import sqlite3
+
+import pytest
+from fastapi.testclient import TestClient
+
+from nmmstrial.conduct import ROLES, UNBLINDED_ROLES
+from nmmstrial.store import open_study_db, verify_audit
+from nmmstrial.store.audit import _ENTRY_COLUMNS as ENTRY_COLUMNS
+from nmmstrial.store.audit import GENESIS, AuditEntry, entry_hash
+from nmmstrial.web import Settings, create_app
+
+from .conftest import PASSWORD
+
+BLINDED = [role for role in ROLES if role not in UNBLINDED_ROLES]
+NOON = dt.datetime(2026, 11, 25, 12, 0, tzinfo=dt.UTC)
+TOKENS = re.compile(r'(name="csrf_token" value=")[^"]+(")|(nmmstrial_\w+=)[^;]+')
+WORDS = re.compile(r"\b(real|sham)\b", re.I)
+
+
+def flipped(path, out):
+    """A copy of the study with every allocated side the other way round, its audit
+    trail rewritten to match and re-chained, so that it verifies like the original."""
+    shutil.copy(path, out)
+    swap = {"left": "right", "right": "left"}
+    with sqlite3.connect(out) as connection:
+        connection.execute(
+            "UPDATE allocation SET real_side = CASE real_side WHEN 'left' THEN 'right' "
+            "ELSE 'left' END"
+        )
+        columns = ["seq", *(f'"{c}"' if c == "user" else c for c in ENTRY_COLUMNS)]
+        rows = connection.execute(f"SELECT {', '.join(columns)} FROM audit ORDER BY seq").fetchall()
+        prev = GENESIS
+        for seq, *fields in rows:
+            entry = AuditEntry(*fields)
+            if entry.table == "allocation" and entry.new and entry.new.startswith("{"):
+                values = json.loads(entry.new)
+                values["real_side"] = swap[values["real_side"]]
+                entry = dataclasses.replace(
+                    entry, new=json.dumps(values, sort_keys=True, separators=(",", ":"))
+                )
+            elif entry.action == "reveal" and entry.new in swap:
+                entry = dataclasses.replace(entry, new=swap[entry.new])
+            digest = entry_hash(seq, entry, prev)
+            connection.execute(
+                "UPDATE audit SET new = ?, prev_hash = ?, hash = ? WHERE seq = ?",
+                (entry.new, prev, digest, seq),
+            )
+            prev = digest
+    connection.close()
+    return out
+
+
+@pytest.fixture
+def twins(study_db, tmp_path):
+    """Two apps, same data and clock, opposite allocations; the physician revealed P01."""
+    apps = []
+    for path in (study_db, flipped(study_db, tmp_path / "flipped.db")):
+        app = create_app(str(path), Settings(clock=lambda: NOON))
+        with TestClient(app) as client:
+            client.post("/api/login", json={"user": "unblinded_physician", "password": PASSWORD})
+            client.get("/api/reveal/P01")
+            client.post("/api/logout")
+        apps.append(app)
+    return apps
+
+
+def requests_for(app) -> list[tuple[str, str, dict]]:
+    """Every GET route of the app with its path parameters filled, plus failed requests."""
+    calls = []
+    for route in app.routes:
+        path = getattr(route, "path", "")
+        if "GET" not in getattr(route, "methods", ()) or path.startswith("/static"):
+            continue
+        url = path.replace("{patient}", "P01").replace("{time}", "T0")
+        calls.append(("GET", url, {}))
+        if "{patient}" in path:
+            calls.append(("GET", path.replace("{patient}", "P02").replace("{time}", "T0"), {}))
+            calls.append(("GET", path.replace("{patient}", "P99").replace("{time}", "T0"), {}))
+    calls += [
+        ("GET", "/api/observations?patient=P01", {}),
+        ("GET", "/api/audit?patient=P01", {}),
+        ("GET", "/audit?patient=P01", {}),
+        ("GET", "/static/style.css", {}),
+        ("GET", "/static/app.js", {}),
+        (
+            "POST",
+            "/api/observations",
+            {
+                "json": {
+                    "patient": "P01",
+                    "time": "T0",
+                    "measure": "mrc_fcr",
+                    "side": "left",
+                    "value": 9,
+                }
+            },
+        ),
+        (
+            "POST",
+            "/api/observations",
+            {"json": {"patient": "P01", "time": "T0", "measure": "mrc_fcr", "value": 3}},
+        ),
+    ]
+    return calls
+
+
+def answer(client, method, url, kwargs) -> str:
+    response = client.request(method, url, **kwargs)
+    headers = "\n".join(f"{k}: {v}" for k, v in sorted(response.headers.items()))
+    return TOKENS.sub(
+        lambda m: (m.group(1) or m.group(3) or "") + "~" + (m.group(2) or ""),
+        f"{response.status_code}\n{headers}\n{response.text}",
+    )
+
+
+@pytest.mark.parametrize("role", BLINDED)
+def test_no_answer_to_a_blinded_role_depends_on_the_allocation(twins, role):
+    answers = []
+    for app in twins:
+        with TestClient(app, raise_server_exceptions=False) as client:
+            login = answer(
+                client, "POST", "/api/login", {"json": {"user": role, "password": PASSWORD}}
+            )
+            got = {
+                (method, url): answer(client, method, url, kwargs)
+                for method, url, kwargs in requests_for(app)
+            }
+            got[("POST", "/api/login")] = login
+        answers.append(got)
+    a, b = answers
+    assert a.keys() == b.keys()
+    for key in a:
+        assert a[key] == b[key], f"{role}: {key} depends on the allocation"
+        assert not WORDS.search(a[key]), f"{role}: {key} says {WORDS.search(a[key]).group()}"
+
+
+def test_the_twins_verify_and_differ_for_the_unblinded_physician(twins):
+    for app in twins:
+        engine = open_study_db(app.state.target)
+        with engine.connect() as connection:
+            assert verify_audit(connection).ok
+        engine.dispose()
+    sides = []
+    for app in twins:
+        with TestClient(app) as client:
+            client.post("/api/login", json={"user": "unblinded_physician", "password": PASSWORD})
+            sides.append(client.get("/api/reveal/P01").json()["real_side"])
+    assert sides[0] != sides[1]
