@@ -225,3 +225,41 @@ def test_simulate_records_a_conducted_trial(tmp_path):
     )
     assert [e["patient"] for e in shown["entries"]] == ["P01", "P02", "P03", "P04"]
     assert _cli("audit", "verify", path, "--user", "monitor").exit_code == 0
+
+
+def _lock(db):
+    locked = _cli("conduct", "lock", db, "--user", "monitor", "--reason", "last visit")
+    assert locked.exit_code == 0, locked.output
+    return locked.output.split("audit anchor ")[1].split()[0]
+
+
+def test_truncating_the_tail_is_found_by_the_lock_anchor(db):
+    anchor = _lock(db)
+    assert _cli("audit", "verify", db, "--user", "monitor", "--anchor", anchor).exit_code == 0
+    head = int(anchor.split(":")[0])
+    # The tail after the lock record, and the lock record's anchor target, cut off: a
+    # valid shorter chain, whose data still agree (only users and events were cut).
+    _sql(db, f"DELETE FROM audit WHERE seq >= {head}")
+    result = _cli("audit", "verify", db, "--user", "monitor")
+    assert result.exit_code == 1 and f"names record {head}, which is gone" in result.output
+    # The same with the lock's record in the meta edited away: the kept anchor finds it.
+    _sql(db, "UPDATE study SET meta = json_remove(meta, '$.locked')")
+    assert _cli("audit", "verify", db, "--user", "monitor").exit_code == 0
+    kept = _cli("audit", "verify", db, "--user", "monitor", "--anchor", anchor)
+    assert kept.exit_code == 1 and "which is gone: truncated" in kept.output
+
+
+def test_the_anchor_is_keyed_so_it_does_not_commit_to_guessable_sides(db):
+    anchor = _lock(db)
+    seq, value = anchor.split(":")
+    connection = sqlite3.connect(db)
+    (bare,) = connection.execute(f"SELECT hash FROM audit WHERE seq = {seq}").fetchone()
+    connection.close()
+    assert len(value) == 64 and value != bare  # HMAC with the sealed salt, not the hash
+    wrong = f"{seq}:{'0' * 64}"
+    result = _cli("audit", "verify", db, "--user", "monitor", "--anchor", wrong)
+    assert (
+        result.exit_code == 1 and f"record {seq} does not match the anchor given" in result.output
+    )
+    bad = _cli("audit", "verify", db, "--user", "monitor", "--anchor", "12:abc")
+    assert bad.exit_code == 2 and "SEQ:64-hex-digits" in bad.output

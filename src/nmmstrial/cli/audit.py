@@ -19,18 +19,36 @@ def audit() -> None:
     """The audit trail: every change to trial data, hash-chained."""
 
 
+def parse_anchor(value: str | None) -> tuple[int, str] | None:
+    """SEQ:ANCHOR as `conduct lock` prints it."""
+    if value is None:
+        return None
+    seq, _, digest = value.partition(":")
+    if not seq.isdigit() or len(digest) != 64:
+        raise click.BadParameter(
+            f"{value!r}: give the anchor as `conduct lock` printed it, SEQ:64-hex-digits"
+        )
+    return int(seq), digest.lower()
+
+
 @audit.command("verify")
 @click.argument("study_db")
 @user_option
-def verify(study_db: str, user_name: str) -> None:
-    """Recompute the hash chain and check the data against it; exit 0 only when intact.
+@click.option(
+    "--anchor",
+    help="SEQ:ANCHOR printed by `conduct lock`, kept apart: the trail must still hold it.",
+)
+def verify(study_db: str, user_name: str, anchor: str | None) -> None:
+    """Recompute the hash chain, check the lock's anchor (and --anchor) and the data
+    against it; exit 0 only when intact.
 
     Any role may verify: it prints no trial values."""
+    given = parse_anchor(anchor)
     login(study_db, user_name)
     engine = open_study_db(study_db)
     try:
         with engine.connect() as connection:
-            check = verify_audit(connection)
+            check = verify_audit(connection, anchor=given)
     finally:
         engine.dispose()
     if not check.ok:

@@ -139,8 +139,9 @@ def lock_command(study_db: str, user_name: str, reason: str | None) -> None:
     user = login(study_db, user_name)
     anchor = lock(study_db, user, Author.now(user.name, user.role), reason)
     click.echo(
-        f"{describe(study_db)}: locked; audit anchor: record {anchor['head_seq']}, "
-        f"hash {anchor['head_hash']} (keep it: it shows later truncation of the trail)"
+        f"{describe(study_db)}: locked; audit anchor {anchor['head_seq']}:{anchor['anchor']} "
+        "(keep it apart: `audit verify --anchor` with it shows a later truncated or "
+        "rewritten trail)"
     )
 
 

@@ -10,11 +10,12 @@ from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from ..capture.validate import validate_observations
 from ..errors import AccessError, InvalidValueError, LockedError
 from ..store import Author, open_study_db, read_study
+from ..store.audit import keyed_anchor
 from ..store.changes import change_meta, log_event, read_meta, write_observations
 from ..store.history import ObservationKey
 from ..store.schema import audit_table
@@ -120,26 +121,19 @@ def derived_rows(study: Study, rows: pd.DataFrame) -> pd.DataFrame:
 
 
 def lock(target: str, user: User, author: Author, reason: str | None) -> dict:
-    """Freeze trial data; the audit head at lock is recorded as the trail's anchor."""
+    """Freeze trial data; the audit head at lock is recorded as the trail's anchor (its
+    keyed hash, see `store.audit.keyed_anchor`), for the monitor to keep."""
     require_role(user, ("monitor", "admin"), "lock the database")
     engine = open_study_db(target)
     try:
         with engine.connect() as connection:
             if read_meta(connection).get("locked"):
                 raise InvalidValueError(f"{target}: the database is already locked")
-            head = connection.execute(
-                select(audit_table.c.seq, audit_table.c.hash)
-                .order_by(audit_table.c.seq.desc())
-                .limit(1)
-            ).first()
+            head = connection.execute(select(func.max(audit_table.c.seq))).scalar() or 0
+            keyed = keyed_anchor(connection, head) if head else None
     finally:
         engine.dispose()
-    anchor = {
-        "utc": author.utc,
-        "by": user.name,
-        "head_seq": head.seq if head else 0,
-        "head_hash": head.hash if head else None,
-    }
+    anchor = {"utc": author.utc, "by": user.name, "head_seq": head, "anchor": keyed}
     change_meta(target, {"locked": anchor}, author, action="lock", reason=reason)
     return anchor
 

@@ -10,12 +10,17 @@ trial data that bypassed the trail is found too.
 Policy: a record names a whole row (`record` = the row's key as JSON, `new` = the row
 as JSON) on insert and delete; a field-level update names `field` with `old` and `new`.
 Truncating the tail of a chain leaves a valid shorter chain: the chain's head is
-anchored at database lock (conduct layer) for that reason.
+anchored at database lock (conduct layer) for that reason. The anchor is keyed
+(HMAC-SHA256 of the head's hash, keyed with the sealed randomization list's salt), so
+that handing it to a blinded monitor gives nothing to test guessed allocations
+against: a bare hash commits to every earlier record, sealed sides included, and with
+two candidates per side a short list could be searched.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import astuple, dataclass
@@ -25,7 +30,15 @@ import pandas as pd
 from sqlalchemy import Connection, select
 
 from ..study import TABLES
-from .schema import BLANK_WHEN_MISSING, KEYS, NO_SIDE, audit_table, trial_tables
+from .schema import (
+    BLANK_WHEN_MISSING,
+    KEYS,
+    NO_SIDE,
+    audit_table,
+    randomization_table,
+    study_table,
+    trial_tables,
+)
 
 GENESIS = "0" * 64
 MASK = "***"
@@ -148,8 +161,58 @@ def _entry(row: Any) -> AuditEntry:
     return AuditEntry(*(getattr(row, column) for column in _ENTRY_COLUMNS))
 
 
-def verify_audit(connection: Connection) -> AuditCheck:
-    """Recompute the chain, then check the trial tables against the trail's last values."""
+def keyed_anchor(connection: Connection, seq: int) -> str | None:
+    """The anchor of record `seq`: HMAC-SHA256 of its hash, keyed with the sealed list's
+    salt (the bare hash when the study has no list, and so no secret to keep)."""
+    record_hash = connection.execute(
+        select(audit_table.c.hash).where(audit_table.c.seq == seq)
+    ).scalar()
+    if record_hash is None:
+        return None
+    salt = connection.execute(select(randomization_table.c.salt)).scalar()
+    if salt is None:
+        return record_hash
+    return hmac.new(salt.encode(), record_hash.encode(), hashlib.sha256).hexdigest()
+
+
+def _anchors(connection: Connection, given: tuple[int, str] | None) -> list[tuple]:
+    """(seq, anchor, keyed, where from): the one recorded at lock, and one given."""
+    anchors = []
+    meta = json.loads(connection.execute(select(study_table.c.meta)).scalar_one())
+    locked = meta.get("locked")
+    if isinstance(locked, dict) and locked.get("head_seq"):
+        if locked.get("anchor"):
+            anchors.append((int(locked["head_seq"]), locked["anchor"], True, "recorded at lock"))
+        elif locked.get("head_hash"):  # locked before anchors were keyed: the bare hash
+            anchors.append(
+                (int(locked["head_seq"]), locked["head_hash"], False, "recorded at lock")
+            )
+    if given is not None:
+        anchors.append((given[0], given[1], True, "given"))
+    return anchors
+
+
+def _check_anchors(connection: Connection, given: tuple[int, str] | None, n: int) -> AuditCheck:
+    """Each anchor's record must still be there, with the hash the anchor was made from."""
+    for seq, anchor, keyed, where in _anchors(connection, given):
+        stored = connection.execute(
+            select(audit_table.c.hash).where(audit_table.c.seq == seq)
+        ).scalar()
+        if stored is None:
+            return AuditCheck(
+                False, n, seq, f"the anchor {where} names record {seq}, which is gone: truncated"
+            )
+        expected = keyed_anchor(connection, seq) if keyed else stored
+        if not hmac.compare_digest(anchor, expected):
+            return AuditCheck(
+                False, n, seq, f"record {seq} does not match the anchor {where}: rewritten"
+            )
+    return AuditCheck(True, n, None, "")
+
+
+def verify_audit(connection: Connection, *, anchor: tuple[int, str] | None = None) -> AuditCheck:
+    """Recompute the chain, check the lock's anchor (and `anchor`, kept by a monitor, as
+    (seq, value)), then check the trial tables against the trail's last values."""
     rows = connection.execute(select(audit_table).order_by(audit_table.c.seq)).all()
     prev, state = GENESIS, {}
     for expected, row in enumerate(rows, start=1):
@@ -173,6 +236,9 @@ def verify_audit(connection: Connection) -> AuditCheck:
             values = json.loads(current) if current else {}
             values[row.field] = json.loads(row.new) if row.new is not None else None
             state[(row.table_name, row.record)] = (row.seq, _canonical(values))
+    anchored = _check_anchors(connection, anchor, len(rows))
+    if not anchored.ok:
+        return anchored
     return _compare_data(connection, state, len(rows))
 
 
