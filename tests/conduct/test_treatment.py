@@ -1,5 +1,6 @@
 """Stimulation sessions, adherence and adverse events through the CLI, on a study
-conducted from scratch (one enrolled patient, P01)."""
+conducted from scratch (one enrolled patient, P01), on SQLite and on PostgreSQL (when
+NMMSTRIAL_TEST_POSTGRES_URL names a server; CI starts one)."""
 
 import json
 
@@ -16,9 +17,13 @@ def run(*args):
     return CliRunner().invoke(cli, [str(a) for a in args], env=ENV)
 
 
-@pytest.fixture
-def db(tmp_path):
-    path = tmp_path / "trial.db"
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db(request, tmp_path):
+    path = (
+        tmp_path / "trial.db"
+        if request.param == "sqlite"
+        else request.getfixturevalue("postgres_url")
+    )
     assert run("conduct", "init", path, "--user", "admin").exit_code == 0
     for role in ROLES:
         added = run("conduct", "user-add", path, "--user", "admin", "--name", role, "--role", role)
@@ -78,7 +83,7 @@ def _adherence(db, user):
     return next(r for r in rows["adherence"] if r["patient"] == "P01")
 
 
-def test_sessions_record_operator_coils_and_interruptions(db):
+def test_sessions_record_operator_coils_and_interruptions(db, tmp_path):
     assert _session(db, 11).exit_code == 1  # the protocol has sessions 1-10
     short = _session(db, 1, "--trains", "80")
     assert short.exit_code == 1 and "mark the session incomplete" in short.output
@@ -107,7 +112,7 @@ def test_sessions_record_operator_coils_and_interruptions(db):
     blinded = _adherence(db, "assessor")
     assert "coil_deviations" not in blinded and blinded["sessions"] == 3
 
-    export = db.parent / "export"
+    export = tmp_path / "export"
     assert run("export", db, "--out", export, "--user", "assessor").exit_code == 0
     sessions = (export / "sessions.csv").read_text()
     assert "Dr. Rossi" in sessions and "coil overheating" in sessions
@@ -154,7 +159,7 @@ def _update(db, *extra):
     )
 
 
-def test_adverse_events_are_numbered_validated_and_followed_up(db):
+def test_adverse_events_are_numbered_validated_and_followed_up(db, tmp_path):
     first = _event(db)
     assert first.exit_code == 0, first.output
     second = _event(db, "--visit", "FU3M", "--outcome", "resolved", "--end", "2026-01-12")
@@ -181,7 +186,7 @@ def test_adverse_events_are_numbered_validated_and_followed_up(db):
     assert _update(db, "--severity", "moderate", "--reason", "source data").exit_code == 0
     assert _update(db, "--event", 9).exit_code == 1
 
-    export = db.parent / "export"
+    export = tmp_path / "export"
     assert run("export", db, "--out", export, "--user", "assessor").exit_code == 0
     events = (export / "adverse_events.csv").read_text().splitlines()
     assert events[0].endswith(",related_to,relatedness,outcome,end_day,action")
