@@ -190,11 +190,55 @@ def test_unit_and_scale_override_is_recorded():
     assert result["reversal_mV"] == pytest.approx(-21.2, abs=0.1)
 
 
-def test_window_from_the_protocol_digital_output():
-    rec = read_abf(DATA / "17o19000.abf")
+@pytest.mark.parametrize("name", ["17o19000.abf", "17o19020.abf"])
+def test_digital_outputs_of_a_voltage_step_protocol_are_not_an_application(name):
+    # These oocyte I-V protocols set digital outputs 0-3 during epoch A (0.0187-0.3187 s,
+    # right after the pre-sweep holding), which ends where the command steps to
+    # -120..+80 mV: no baseline before it, a voltage step as it ends. Not an agonist.
+    rec = read_abf(DATA / name)
+    high = np.flatnonzero(rec.digital[0])
+    assert (high[0] * rec.dt, (high[-1] + 1) * rec.dt) == pytest.approx((0.0187, 0.3187))
+    with pytest.raises(InvalidValueError) as error:
+        application_window(rec)
+    message = str(error.value)
+    assert "no application window" in message and "--window" in message
+    assert "digital outputs 0, 1, 2, 3 high 0.0187-0.3187 s" in message
+    assert "no baseline" in message and "voltage-step protocol" in message
+    assert application_window(rec, (0.4, 0.8)).source == "user"
+
+
+def _with_valve(rec, start_s, end_s, command_step=None):
+    """`rec` as if digital output 2 had opened a valve over [start_s, end_s) in every
+    sweep; with `command_step` (time s, mV), the command also steps there."""
+    digital = rec.digital.copy()
+    first, last = round(start_s / rec.dt), round(end_s / rec.dt)
+    digital[:, first:last] |= 1 << 2
+    command = rec.command.copy()
+    if command_step is not None:
+        command[:, round(command_step[0] / rec.dt) :] = command_step[1]
+    return dataclasses.replace(rec, digital=digital, command=command)
+
+
+def test_window_from_a_digital_output_held_at_one_potential():
+    # File_axon_7's NMDA is applied 0.52-2.50 s at a steady -80 mV (SOURCES.md); a valve
+    # on a digital output over that time is the application, and its peaks are the file's.
+    rec = _with_valve(read_abf(DATA / "File_axon_7.abf"), 0.45, 2.5)
     window = application_window(rec)
-    assert window.source.startswith("digital_output")
-    assert 0 <= window.start_s < window.end_s <= rec.sweep_length_s
+    assert window.source == "digital_output 2"
+    assert (window.start_s, window.end_s) == pytest.approx((0.45, 2.5), abs=rec.dt)
+    peaks = [row["peak"] * 1e3 for row in measure_recording(rec, smooth_s=0)["sweeps"]]
+    expected = [-465.6, -445.2, -665.8, -619.8]
+    assert [peaks[k] for k in (1, 3, 6, 9)] == pytest.approx(expected, rel=0.02)
+
+
+def test_a_digital_pulse_with_a_command_step_is_not_an_application():
+    rec = read_abf(DATA / "File_axon_7.abf")
+    stepped = _with_valve(rec, 0.45, 2.5, command_step=(2.5, -40.0))
+    with pytest.raises(InvalidValueError, match=r"command steps .*\(to -40 mV as it ends\)"):
+        application_window(stepped)
+    early = _with_valve(rec, 0.02, 2.5)
+    with pytest.raises(InvalidValueError, match=r"only 19.8 ms of the sweep before it"):
+        application_window(early)
 
 
 def test_window_from_two_tags_in_a_sweep_comes_first():

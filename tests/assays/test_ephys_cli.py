@@ -183,3 +183,11 @@ def test_every_command_has_help(command):
     result = run(command, "--help")
     assert result.exit_code == 0
     assert "Usage: " in result.output
+
+
+def test_measure_an_iv_protocol_says_it_is_not_an_application():
+    # 17o19000's digital outputs mark the epoch before each voltage step, not ACh
+    result = run("measure", EPHYS / "17o19000.abf")
+    assert result.exit_code == 1
+    assert "no application window" in result.stderr
+    assert "voltage-step protocol" in result.stderr and "--window" in result.stderr

@@ -227,13 +227,22 @@ def test_demo_files_measured_again_through_the_cli_change_nothing(tmp_path):
     db, lab = out / "study.db", out / "lab" / "ephys"
     files = sorted(lab.glob("*.abf"))
     before = read_study(db).oocytes
-    result = measure(lab, "--study", db, "--user", "electrophysiologist", "--json")
+    # the peak tests are named as Clampex names files; the lab's map says whose they are
+    result = measure(
+        lab, "--study", db, "--user", "electrophysiologist", "--map", lab / "peak_map.csv", "--json"
+    )
     assert result.exit_code == 0, result.output
     stored_counts = json.loads(result.stdout)["stored"]
-    assert stored_counts == {"study": str(db), "inserted": 0, "updated": 0, "unchanged": len(files)}
+    assert stored_counts == {
+        "study": str(db),
+        "inserted": 0,
+        "updated": 0,
+        "unchanged": len(before),
+    }
     assert read_study(db).oocytes.equals(before)
-    measured = before.loc[before["file"].notna()]
-    assert len(measured) == len(files) and measured["version"].eq(__version__).all()
+    # one peak recording per oocyte, one T0.5 recording per oocyte of the T0.5 subset
+    assert len(files) == len(before) + before["t05_s"].notna().sum()
+    assert before["file"].notna().all() and before["version"].eq(__version__).all()
     report = run(
         "report", db, "--out", tmp_path / "report", "--recordings", lab, "--user", "assessor"
     )

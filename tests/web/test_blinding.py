@@ -31,18 +31,40 @@ BLINDED = [role for role in ROLES if role not in UNBLINDED_ROLES]
 NOON = dt.datetime(2026, 11, 25, 12, 0, tzinfo=dt.UTC)
 TOKENS = re.compile(r'(name="csrf_token" value=")[^"]+(")|(nmmstrial_\w+=)[^;]+')
 WORDS = re.compile(r"\b(real|sham)\b", re.I)
+EVENT = {
+    "patient": "P01",
+    "term": "local redness",
+    "onset": "2026-11-20",
+    "end": None,
+    "severity": "mild",
+    "serious": False,
+    "relatedness": "possible",
+    "action": "none",
+    "outcome": "ongoing",
+    "side": "left",
+}
 
 
-def flipped(path, out):
+def flipped(path, out, *, codes=False):
     """A copy of the study with every allocated side the other way round, its audit
-    trail rewritten to match and re-chained, so that it verifies like the original."""
+    trail rewritten to match and re-chained, so that it verifies like the original.
+
+    With `codes`, the X / Y code of the real arm is swapped too: the arm coded X is then
+    on the same side as in the original, so a report coded X / Y reads the same, while
+    anything that tells which code or side is real differs."""
     shutil.copy(path, out)
     swap = {"left": "right", "right": "left"}
+    swap_code = {"X": "Y", "Y": "X"}
     with sqlite3.connect(out) as connection:
         connection.execute(
             "UPDATE allocation SET real_side = CASE real_side WHEN 'left' THEN 'right' "
             "ELSE 'left' END"
         )
+        if codes:
+            connection.execute(
+                "UPDATE allocation SET real_code = CASE real_code WHEN 'X' THEN 'Y' "
+                "WHEN 'Y' THEN 'X' END"
+            )
         columns = ["seq", *(f'"{c}"' if c == "user" else c for c in ENTRY_COLUMNS)]
         rows = connection.execute(f"SELECT {', '.join(columns)} FROM audit ORDER BY seq").fetchall()
         prev = GENESIS
@@ -51,6 +73,8 @@ def flipped(path, out):
             if entry.table == "allocation" and entry.new and entry.new.startswith("{"):
                 values = json.loads(entry.new)
                 values["real_side"] = swap[values["real_side"]]
+                if codes and values.get("real_code") in swap_code:
+                    values["real_code"] = swap_code[values["real_code"]]
                 entry = dataclasses.replace(
                     entry, new=json.dumps(values, sort_keys=True, separators=(",", ":"))
                 )
@@ -68,13 +92,26 @@ def flipped(path, out):
 
 @pytest.fixture
 def twins(study_db, tmp_path):
-    """Two apps, same data and clock, opposite allocations; the physician revealed P01."""
+    """Three apps, same data and clock: the original, its allocation flipped, and its
+    allocation and arm codes flipped (X on the same sides); the physician revealed P01
+    and logged its first session."""
     apps = []
-    for path in (study_db, flipped(study_db, tmp_path / "flipped.db")):
+    paths = (
+        study_db,
+        flipped(study_db, tmp_path / "flipped.db"),
+        flipped(study_db, tmp_path / "flipped-codes.db", codes=True),
+    )
+    for path in paths:
         app = create_app(str(path), Settings(clock=lambda: NOON))
         with TestClient(app) as client:
             client.post("/api/login", json={"user": "unblinded_physician", "password": PASSWORD})
             client.get("/api/reveal/P01")
+            # A session logged: its coils (sealed) differ between the twins.
+            page = client.get("/patients/P01/sessions").text
+            token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+            form = {"csrf_token": token, "session": "1", "date": "2026-11-20", "completed": "yes"}
+            logged = client.post("/patients/P01/sessions", data=form, follow_redirects=False)
+            assert logged.status_code == 303, logged.text
             client.post("/api/logout")
         apps.append(app)
     return apps
@@ -83,10 +120,10 @@ def twins(study_db, tmp_path):
 def requests_for(app) -> list[tuple[str, str, dict]]:
     """Every GET route of the app with its path parameters filled, plus failed requests."""
     calls = []
-    for route in app.routes:
-        path = getattr(route, "path", "")
-        if "GET" not in getattr(route, "methods", ()) or path.startswith("/static"):
-            continue
+    # From the schema: it lists every route (app.routes holds included routers as such).
+    paths = [path for path, ops in app.openapi()["paths"].items() if "get" in ops]
+    assert len(paths) > 10 and "/" in paths
+    for path in paths:
         url = path.replace("{patient}", "P01").replace("{time}", "T0")
         calls.append(("GET", url, {}))
         if "{patient}" in path:
@@ -116,6 +153,11 @@ def requests_for(app) -> list[tuple[str, str, dict]]:
             "/api/observations",
             {"json": {"patient": "P01", "time": "T0", "measure": "mrc_fcr", "value": 3}},
         ),
+        ("POST", "/api/adverse-events", {"json": EVENT}),
+        ("POST", "/api/adverse-events", {"json": {**EVENT, "severity": "x"}}),
+        ("GET", "/api/adverse-events?patient=P01", {}),
+        ("GET", "/patients/P01/adverse-events", {}),
+        ("POST", "/patients/P01/sessions", {"data": {}}),
     ]
     return calls
 
@@ -127,6 +169,13 @@ def answer(client, method, url, kwargs) -> str:
         lambda m: (m.group(1) or m.group(3) or "") + "~" + (m.group(2) or ""),
         f"{response.status_code}\n{headers}\n{response.text}",
     )
+
+
+# Answers coded X / Y (the study report): the same on the twins whose X arm is on the
+# same sides, and without the arms' names in a contrast or the sealed side. "real" and
+# "sham" may appear there as design words (each patient has one real and one sham arm).
+CODED = {("GET", "/report")}
+CODED_LEAKS = re.compile(r"real - sham|sham - real|real_side|, real arm|, sham arm|real on the")
 
 
 @pytest.mark.parametrize("role", BLINDED)
@@ -143,11 +192,38 @@ def test_no_answer_to_a_blinded_role_depends_on_the_allocation(twins, role):
             }
             got[("POST", "/api/login")] = login
         answers.append(got)
-    a, b = answers
-    assert a.keys() == b.keys()
+    a, b, c = answers
+    assert a.keys() == b.keys() == c.keys()
+    assert a.keys() >= CODED
     for key in a:
+        assert a[key] == c[key], f"{role}: {key} depends on the allocation"
+        if key in CODED:
+            assert "X / Y" in a[key] and not CODED_LEAKS.search(a[key]), f"{role}: {key}"
+            continue
         assert a[key] == b[key], f"{role}: {key} depends on the allocation"
         assert not WORDS.search(a[key]), f"{role}: {key} says {WORDS.search(a[key]).group()}"
+
+
+def test_the_coded_report_follows_the_sides_coded_x(twins):
+    """The control of CODED: with values entered, a blinded report changes when the arm
+    coded X changes side, and reads the same when only which code is real changes."""
+    pages = []
+    for app in twins:
+        with TestClient(app) as client:
+            client.post("/api/login", json={"user": "assessor", "password": PASSWORD})
+            # Unequal per patient: the two arms' means differ whatever the sides.
+            for patient, values in (("P01", (5, 1)), ("P02", (4, 4))):
+                for side, value in zip(("left", "right"), values, strict=True):
+                    entry = {"patient": patient, "time": "T0", "measure": "mrc_fcr"}
+                    response = client.post(
+                        "/api/observations", json={**entry, "side": side, "value": value}
+                    )
+                    assert response.status_code == 201, response.text
+            client.post("/api/logout")
+            client.post("/api/login", json={"user": "statistician", "password": PASSWORD})
+            pages.append(client.get("/report").text)
+    assert pages[0] != pages[1]
+    assert pages[0] == pages[2]
 
 
 def test_the_twins_verify_and_differ_for_the_unblinded_physician(twins):
@@ -161,4 +237,10 @@ def test_the_twins_verify_and_differ_for_the_unblinded_physician(twins):
         with TestClient(app) as client:
             client.post("/api/login", json={"user": "unblinded_physician", "password": PASSWORD})
             sides.append(client.get("/api/reveal/P01").json()["real_side"])
-    assert sides[0] != sides[1]
+    assert sides[0] != sides[1] == sides[2]
+    codes = []
+    for app in twins:
+        with sqlite3.connect(app.state.target) as connection:
+            codes.append(connection.execute("SELECT DISTINCT real_code FROM allocation").fetchall())
+        connection.close()
+    assert codes[0] == codes[1] != codes[2]

@@ -17,6 +17,17 @@ from .conftest import PASSWORD
 
 ANONYMOUS = "anonymous"
 ENTRY = {"patient": "P01", "time": "T0", "measure": "fvc_pct", "value": 80}
+EVENT = {
+    "patient": "P01",
+    "term": "headache",
+    "onset": "2026-11-20",
+    "end": None,
+    "severity": "mild",
+    "serious": False,
+    "relatedness": "unrelated",
+    "action": "none",
+    "outcome": "ongoing",
+}
 
 
 def every(status: int, anonymous: int, **roles: int) -> dict[str, int]:
@@ -40,6 +51,13 @@ ROUTES: dict[tuple[str, str], tuple[dict, dict[str, int]]] = {
     ("POST", "/patients/{patient}/visits/{time}"): ({"data": {}}, every(403, 303)),
     ("GET", "/patients/{patient}/reveal"): ({}, every(200, 303)),
     ("POST", "/patients/{patient}/reveal"): ({"data": {}}, every(403, 303)),
+    ("GET", "/patients/{patient}/adverse-events"): ({}, every(200, 303)),
+    ("POST", "/patients/{patient}/adverse-events"): ({"data": {}}, every(403, 303)),
+    ("POST", "/patients/{patient}/adverse-events/follow-up"): ({"data": {}}, every(403, 303)),
+    ("GET", "/report"): ({}, every(200, 303)),
+    ("GET", "/sessions"): ({}, every(403, 303, unblinded_physician=200)),
+    ("GET", "/patients/{patient}/sessions"): ({}, every(403, 303, unblinded_physician=200)),
+    ("POST", "/patients/{patient}/sessions"): ({"data": {}}, every(403, 303)),
     ("POST", "/api/login"): ({"json": {"user": "nobody", "password": "x"}}, every(401, 401)),
     ("POST", "/api/logout"): ({"json": {}}, every(200, 401)),
     ("GET", "/api/me"): ({}, every(200, 401)),
@@ -48,6 +66,11 @@ ROUTES: dict[tuple[str, str], tuple[dict, dict[str, int]]] = {
     ("POST", "/api/observations"): ({"json": ENTRY}, every(403, 401, assessor=201)),
     ("GET", "/api/reveal/{patient}"): ({}, every(403, 401, unblinded_physician=200)),
     ("GET", "/api/audit"): ({}, every(200, 401)),
+    ("GET", "/api/adverse-events"): ({"params": {"patient": "P01"}}, every(200, 401)),
+    ("POST", "/api/adverse-events"): (
+        {"json": EVENT},
+        every(403, 401, assessor=201, unblinded_physician=201),
+    ),
     ("GET", "/api/openapi.json"): ({}, every(200, 200)),
 }
 

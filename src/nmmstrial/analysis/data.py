@@ -37,6 +37,8 @@ def numeric(data: pd.DataFrame, column: str, *, source: str = "data") -> pd.Seri
     if values.isna().any():
         row = int(np.flatnonzero(values.isna().to_numpy())[0])
         raise InvalidValueError(f"{source}, row {row + 1}, column {column}: missing value")
+    if values.empty:
+        raise InvalidValueError(f"{source}, column {column}: no values (nothing entered yet)")
     if values.nunique() < 2:
         raise InvalidValueError(
             f"{source}, column {column}: every value is {values.iloc[0]:g}; "

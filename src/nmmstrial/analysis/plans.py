@@ -117,7 +117,9 @@ def _clinical(study: Study, *, coded: bool) -> pd.DataFrame:
 def _wide(obs: pd.DataFrame, measure: str, arm: str) -> pd.DataFrame:
     """patient x time values of one measure in one arm."""
     rows = obs[(obs["measure"] == measure) & (obs["arm"] == arm)]
-    return rows.pivot(index="patient", columns="time", values="value")
+    wide = rows.pivot(index="patient", columns="time", values="value")
+    # Every clinical visit is a column, empty before it is entered (a study in progress).
+    return wide.reindex(columns=wide.columns.union(CLINICAL_VISITS, sort=False))
 
 
 def _row(**values: Any) -> dict[str, Any]:

@@ -26,6 +26,8 @@ CURRENT_TO_NA = {"pA": 1e-3, "nA": 1.0, "uA": 1e3, "µA": 1e3, "μA": 1e3, "mA":
 VOLTAGE_TO_MV = {"mV": 1.0, "V": 1e3, "uV": 1e-3, "µV": 1e-3}
 POLARITIES = ("inward", "outward")
 MIN_APPLICATION_S = 0.1  # a shorter digital pulse triggers a puff or a camera
+MIN_BASELINE_S = 0.05  # before a digital pulse, for a baseline (2.5 cycles of 50-Hz hum)
+COMMAND_TOLERANCE_MV = 0.5  # the command "holds one potential" within this
 
 
 @dataclass(frozen=True)
@@ -414,35 +416,99 @@ def _window_from_tags(rec: Recording) -> Window | None:
 
 
 def _window_from_digital(rec: Recording, triggers: list[str]) -> Window | None:
-    """The first digital line's first high pulse in sweep 0; pulses < MIN_APPLICATION_S
-    are triggers (a puff, a camera), noted in `triggers` and not taken as the application."""
+    """The first digital output pulse of sweep 0 that is an agonist application.
+
+    A valve or perfusion switch driven by a digital output opens the agonist while the
+    membrane is held at one potential, so a pulse counts as the application only when
+    (1) it lasts at least `MIN_APPLICATION_S` (a shorter one triggers a puff or a
+    camera), (2) at least `MIN_BASELINE_S` of the sweep precede it, for a baseline, and
+    (3) in every sweep the command holds one potential from that baseline through the
+    pulse and for `MIN_BASELINE_S` after it (or to the end of the sweep): the current
+    before, during and just after the agonist is then the agonist's, not a voltage step's.
+    A pulse on an epoch of a voltage-step (I-V) protocol fails (2) or (3): the digital
+    output belongs to the step's epochs. Lines that pulse together are judged together;
+    each rejected pulse is described in `triggers`, for the error message.
+    """
     word = rec.digital[0]
+    seen: set[bytes] = set()
     for line in range(8):
-        high = (word >> line) & 1
-        if high.all() or not high.any():
+        high = ((word >> line) & 1).astype(np.int8)
+        if high.all() or not high.any() or high.tobytes() in seen:
             continue
+        seen.add(high.tobytes())
+        lines = [
+            k for k in range(line, 8) if np.array_equal(((word >> k) & 1).astype(np.int8), high)
+        ]
+        name = (
+            f"digital output {line}"
+            if len(lines) == 1
+            else (f"digital outputs {', '.join(map(str, lines))}")
+        )
         rises = np.flatnonzero(np.diff(np.concatenate([[0], high])) == 1)
         start = int(rises[0])
         falls = np.flatnonzero(high[start:] == 0)
         stop = start + int(falls[0]) if falls.size else rec.sweep_points
-        if (stop - start) * rec.dt < MIN_APPLICATION_S:
-            triggers.append(
-                f"digital output {line} pulses for {(stop - start) * rec.dt * 1e3:.3g} ms at "
-                f"{start * rec.dt:.4g} s: a trigger, not an application"
-            )
+        where = f"{name} high {start * rec.dt:.4g}-{stop * rec.dt:.4g} s"
+        reasons = _not_an_application(rec, start, stop)
+        if reasons:
+            triggers.append(f"{where}: not an agonist application: {'; '.join(reasons)}")
             continue
-        return Window(start * rec.dt, stop * rec.dt, f"digital_output {line}")
+        return Window(start * rec.dt, stop * rec.dt, name.replace(" ", "_", 1))
     return None
+
+
+def _not_an_application(rec: Recording, start: int, stop: int) -> list[str]:
+    """Why the digital pulse over samples [start, stop) is not an agonist application
+    (see `_window_from_digital`); empty when it is one."""
+    reasons = []
+    length = (stop - start) * rec.dt
+    if length < MIN_APPLICATION_S:
+        reasons.append(
+            f"{length * 1e3:.3g} ms long: a trigger, not an application (a puff or a "
+            f"camera; an application lasts >= {MIN_APPLICATION_S * 1e3:g} ms)"
+        )
+    need = math.ceil(MIN_BASELINE_S / rec.dt - 1e-9)
+    if start < need:
+        reasons.append(
+            f"only {start * rec.dt * 1e3:.3g} ms of the sweep before it, no baseline "
+            f"(>= {MIN_BASELINE_S * 1e3:g} ms)"
+        )
+    first, last = max(0, start - need), min(rec.sweep_points, stop + need)
+    held = rec.command[:, first:last]
+    spread = held.max(axis=1) - held.min(axis=1)
+    moving = np.flatnonzero(spread > COMMAND_TOLERANCE_MV)
+    if moving.size:
+        levels = rec.command[:, min(stop, rec.sweep_points - 1)]
+        after = (
+            f"{levels.min():.4g} mV"
+            if np.ptp(levels) <= COMMAND_TOLERANCE_MV
+            else f"{levels.min():.4g} to {levels.max():.4g} mV over the sweeps"
+        )
+        reasons.append(
+            f"the command steps within {MIN_BASELINE_S * 1e3:g} ms of it or during it in "
+            f"sweep(s) {_ranges(moving)} (to {after} as it ends): an epoch of a "
+            "voltage-step protocol (for an I-V curve, `nmmstrial assay ephys iv`)"
+        )
+    return reasons
+
+
+def _ranges(values: np.ndarray) -> str:
+    values = [int(v) for v in values]
+    if len(values) > 2 and values == list(range(values[0], values[-1] + 1)):
+        return f"{values[0]}-{values[-1]}"
+    return ", ".join(map(str, values))
 
 
 def application_window(rec: Recording, given: tuple[float, float] | None = None) -> Window:
     """Where the agonist is applied: tags, then the protocol's digital outputs, then `given`.
 
     Two tags inside one sweep bound the application (the first such sweep sets it for
-    all); otherwise the first digital output line that switches on within sweep 0; otherwise
-    the user's times. Recorded information wins over `given` because it was logged at the
-    rig; a `given` window that is not used is said in `source`. No source: an error,
-    never a guess.
+    all); otherwise the first digital output pulse of sweep 0 that is an agonist
+    application (long enough, after a baseline, with the command held at one potential
+    around it: `_window_from_digital`; an epoch marker of a voltage-step protocol is
+    not); otherwise the user's times. Recorded information wins over `given` because it
+    was logged at the rig; a `given` window that is not used is said in `source`. No
+    source: an error, never a guess.
     """
     triggers: list[str] = []
     for found in (_window_from_tags(rec), _window_from_digital(rec, triggers)):
@@ -454,7 +520,8 @@ def application_window(rec: Recording, given: tuple[float, float] | None = None)
         seen = f" ({'; '.join(triggers)})" if triggers else ""
         raise InvalidValueError(
             f"{rec.path}: no application window: no pair of tags inside a sweep and no "
-            f"digital output pulse in the protocol{seen}; give one with --window START:END "
+            f"digital output pulse of the protocol that is an agonist application{seen}; "
+            "give one with --window START:END "
             "(seconds from the sweep start)"
         )
     start, end = given

@@ -2,7 +2,8 @@
 
 `measure` prints its results; with `--study` and `--user` it also stores each oocyte's
 peak or T0.5 in the study (`conduct.lab.import_ephys`; files map to oocytes as
-`capture.ephys` says).
+`capture.ephys` says); `dose-response` likewise stores each curve's EC50
+(`conduct.lab.import_ec50`).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from ..assays.ephys import (
 )
 from ..capture.ephys import KINDS
 from ..capture.imports import read_text_csv
-from ..conduct.lab import import_ephys
+from ..conduct.lab import import_ec50, import_ephys
 from ..errors import InvalidValueError
 from ..store import Author
 from .auth import login
@@ -314,12 +315,47 @@ def measure_command(
     show_default=True,
     help="drc: Hessian of the RSS; nls: J'J (Gauss-Newton).",
 )
+@click.option("--study", "study_db", help="Store each curve's EC50 in this study database.")
+@click.option("--user", "user_name", help="Your user name (electrophysiologist or admin).")
+@click.option("--reason", help="Why stored EC50s change (needed to change one).")
 @JSON
-def dose_response_command(file, conc, response, curve, model, se, as_json):
-    """Log-logistic fits (drc's b, c, d, e and GraphPad's Hill slope = -b) per curve."""
-    rows = fit_dose_response(
-        read_text_csv(file), conc, response, curve=curve, model=model, se=se, source=str(file)
-    )
+def dose_response_command(
+    file, conc, response, curve, model, se, study_db, user_name, reason, as_json
+):
+    """Log-logistic fits (drc's b, c, d, e and GraphPad's Hill slope = -b) per curve.
+
+    With --study (and --user), each curve is one oocyte, named by the sheet's `sample`
+    and `oocyte` columns or by the curve (SAMPLE-N or SAMPLE_oocyteNN), and its EC50
+    is stored, audited, with the sheet's SHA-256, the model, drc's b, c, d, e, the
+    points, the options and nmmstrial's version; a curve that names no oocyte of the
+    study refuses the whole sheet. A stored EC50 changes only with --reason.
+    """
+    if (study_db is None) != (user_name is None):
+        raise InvalidValueError("--study and --user go together: give both or neither")
+    if reason and study_db is None:
+        raise InvalidValueError("--reason is for storing: give --study and --user")
+    stored = None
+    if study_db is not None:
+        if curve is None:
+            raise InvalidValueError("--study needs --curve: one curve per oocyte")
+        user = login(study_db, user_name)
+        stored = import_ec50(
+            study_db,
+            user,
+            Author.now(user.name, user.role),
+            file,
+            conc=conc,
+            response=response,
+            curve=curve,
+            model=model,
+            se=se,
+            reason=reason,
+        )
+        rows = stored.fits
+    else:
+        rows = fit_dose_response(
+            read_text_csv(file), conc, response, curve=curve, model=model, se=se, source=str(file)
+        )
     for row in rows:
         if row["note"]:
             click.echo(f"Note: {row['curve'] or file}: {row['note']}", err=True)
@@ -330,7 +366,11 @@ def dose_response_command(file, conc, response, curve, model, se, as_json):
             "curves": rows,
             "model_form": "f(x) = c + (d - c) / (1 + (x / e)^b); GraphPad HillSlope = -b",
             "se_method": se,
+            **({"stored": {"study": study_db, **stored.counts}} if stored else {}),
         },
         as_json=as_json,
         title=f"Dose-response: {file}",
     )
+    if stored is not None:
+        counts = ", ".join(f"{n} {what}" for what, n in stored.counts.items())
+        click.echo(f"oocytes in {study_db}: {counts}", err=True)

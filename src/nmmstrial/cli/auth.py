@@ -3,13 +3,13 @@ a prompt; never a hang when there is no terminal to ask on."""
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import sys
 
 import click
 
 from ..conduct import ROLES, User, authenticate, new_user
+from ..conduct.users import seen_by
 from ..errors import AccessError
 from ..store import study_users
 from ..study import Study
@@ -48,6 +48,4 @@ def as_seen_by(study_db: str, user_name: str | None, study: Study) -> Study:
     study is unblinded. Without a user, the study's own setting stands."""
     if not user_name:
         return study
-    user = login(study_db, user_name)
-    meta = {**study.meta, "blinded": not user.sees_arms(study.meta)}
-    return dataclasses.replace(study, meta=meta, tables=dict(study.tables))
+    return seen_by(study, login(study_db, user_name))

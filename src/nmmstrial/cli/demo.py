@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import json
 import sys
 from pathlib import Path
 
@@ -13,17 +12,33 @@ import pandas as pd
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from ..assays.doseresponse import fit_dose_response
-from ..assays.ephys import measure_files
+from ..assays.ephys import measure_files, read_abf
 from ..assays.qpcr import read_qpcr_export
 from ..assays.qpcr.writer import quantstudio_text
-from ..capture.ephys import ec50_params, map_files, oocyte_rows
+from ..capture.ephys import (
+    curve_oocytes,
+    dose_response_sheet,
+    ec50_rows,
+    map_files,
+    oocyte_rows,
+    read_dose_map,
+    read_oocyte_map,
+)
+from ..capture.imports import read_text_csv
 from ..capture.qpcr import study_wells
 from ..conduct.simulated import conducted_authorship
 from ..errors import InvalidValueError
 from ..protocol import reference_protocol
 from ..report import write_report
 from ..simulate import load_calibration, simulate_trial
-from ..simulate.ephys import dose_response_points, write_traces
+from ..simulate.ephys import (
+    DOSE_RESPONSE_FOLDER,
+    DOSE_RESPONSE_MAP,
+    PEAK_MAP,
+    write_dose_response_recordings,
+    write_peak_recordings,
+    write_traces,
+)
 from ..store import Author, read_study, write_study
 from ..study import Study, conform
 from .auth import demo_users
@@ -105,17 +120,25 @@ def through_the_lab(study: Study, lab: Path) -> Study:
 
 
 def ephys_through_the_lab(study: Study, lab: Path) -> Study:
-    """The study with its oocytes measured as a lab would: the T0.5 subset's 30-s
-    applications written as ABF files in `lab/` and measured by `measure_files`, the
-    dose-response subset's curves written as `lab/dose_response.csv` and fitted by
-    `fit_dose_response` (LL.4, LL.3 when the lower plateau is not identified).
+    """The study with its oocytes measured as a lab would: every oocyte's 4-s, 500-uM
+    peak test written as an ABF file in `lab/` named as Clampex names files, with the
+    lab's map of file to oocyte (`peak_map.csv`), and the T0.5 subset's 30-s
+    applications as SAMPLE_oocyteNN.abf, all measured by `measure_files`; the
+    dose-response subset's concentration series written as episodic ABF files in
+    `lab/dose_response/` (a sweep per concentration, tagged `ACh 10 uM` / `wash`) with
+    the lab's sheet of concentrations per sweep (`dose_response_map.csv`), measured by
+    the same `measure_files`, each oocyte's peaks normalised to its largest
+    (`capture.ephys.dose_response_sheet`, the tags checked against the sheet) into
+    `lab/dose_response.csv`, the sheet `nmmstrial assay ephys dose-response` takes, and
+    fitted by `fit_dose_response` (LL.4, LL.3 when the lower plateau is not identified).
 
     The stored T0.5 and EC50 are the measured ones, turned into rows by the same
     functions as `nmmstrial assay ephys measure --study` (`capture.ephys`: files named
     SAMPLE_oocyteNN.abf, `params` and `version`); the reader finds each application
     window from the files' tags, and `meta["ephys"]` records the window sources. An
-    EC50's `params` entry holds its sheet (with SHA-256), model, parameters and points.
-    Peaks are the 4-s applications' (not written). Noise comes from the study's seed.
+    EC50's `params` entry holds its sheet (with SHA-256), its recording (with SHA-256),
+    model, parameters and points. The recordings are drawn from the true values; what is
+    stored is what was measured from them. Noise comes from the study's seed.
     """
     from .. import __version__
 
@@ -125,56 +148,77 @@ def ephys_through_the_lab(study: Study, lab: Path) -> Study:
     chosen = load_calibration().chosen["ephys"]
     seed = int(study.meta.get("seed") or 0)
     written = write_traces(oocytes, lab, chosen, seed)
-    meta_ephys: dict = {"recordings": len(written)}
-    if written:
-        paths = list(written.values())
+    peaks, _ = write_peak_recordings(oocytes, lab, chosen, seed)
+    meta_ephys: dict = {
+        "recordings": len(written),
+        "peak_recordings": len(peaks),
+        "peak_map": PEAK_MAP,
+    }
+    if written or peaks:
+        paths = [*peaks.values(), *written.values()]
         results, errors = measure_files(paths)
         if errors:
             raise InvalidValueError(f"{errors[0]['file']}: {errors[0]['error']}")
         rows, failed, _ = oocyte_rows(
             results,
-            map_files(paths, study.biopsies),
+            map_files(paths, study.biopsies, read_oocyte_map(lab / PEAK_MAP)),
             study.biopsies,
             oocytes,
             version=__version__,
         )
         if failed:
             raise InvalidValueError(failed[0]["error"])
-        keys = zip(oocytes["sample"], oocytes["oocyte"], strict=True)
-        position = {key: i for i, key in enumerate(keys)}
-        at = [position[key] for key in zip(rows["sample"], rows["oocyte"], strict=True)]
-        kept = oocytes.drop(index=oocytes.index[at])
-        merged = pd.concat([kept, rows.set_axis(oocytes.index[at])]).sort_index()
-        oocytes = conform(merged, "oocytes")
+        oocytes = _merged(oocytes, rows)
         meta_ephys["windows"] = sorted({result["window"]["source"] for result in results})
-    points = dose_response_points(oocytes, chosen, seed)
-    if not points.empty:
+    folder = lab / DOSE_RESPONSE_FOLDER
+    series, _ = write_dose_response_recordings(study.oocytes, folder, chosen, seed)
+    if series:
+        paths = list(series.values())
+        results, errors = measure_files(paths)
+        if errors:
+            raise InvalidValueError(f"{errors[0]['file']}: {errors[0]['error']}")
+        table, _ = dose_response_sheet(
+            results,
+            read_dose_map(folder / DOSE_RESPONSE_MAP),
+            map_files(paths, study.biopsies),
+            tags={str(path): read_abf(path).tags for path in paths},
+        )
         sheet = lab / DOSE_RESPONSE_SHEET
-        points.to_csv(sheet, index=False)
+        table.assign(file=DOSE_RESPONSE_FOLDER + "/" + table["file"]).to_csv(sheet, index=False)
         digest = hashlib.sha256(sheet.read_bytes()).hexdigest()
-        table = pd.read_csv(sheet, dtype={"curve": str})
+        table = read_text_csv(sheet)
         fits = fit_dose_response(table, "conc_um", "response", curve="curve", source=str(sheet))
-        curve = oocytes["sample"] + "-" + oocytes["oocyte"].astype(str)
-        for fit in fits:
-            index = oocytes.index[curve == fit["curve"]][0]
-            entry = ec50_params(
-                fit,
-                table.loc[table["curve"] == fit["curve"]],
-                sheet=DOSE_RESPONSE_SHEET,
-                sha256=digest,
-                dose="conc_um",
-                response="response",
-            )
-            params = (
-                json.loads(oocytes.at[index, "params"])
-                if pd.notna(oocytes.at[index, "params"])
-                else {}
-            )
-            oocytes.at[index, "ec50_um"] = fit["ec50"]
-            oocytes.at[index, "params"] = json.dumps({**params, "ec50": entry}, sort_keys=True)
-            oocytes.at[index, "version"] = __version__
+        curves = curve_oocytes(table, "curve", study.biopsies, where=str(sheet))
+        by_file = {Path(result["file"]).name: result for result in results}
+        recordings = {}
+        for name, part in table.groupby("curve"):
+            result = by_file[Path(part["file"].iloc[0]).name]
+            recordings[name] = {
+                "file": part["file"].iloc[0],
+                "sha256": result["sha256"],
+                "window": result["window"],
+                "map": f"{DOSE_RESPONSE_FOLDER}/{DOSE_RESPONSE_MAP}",
+            }
+        rows = ec50_rows(
+            fits,
+            table,
+            curves,
+            study.biopsies,
+            oocytes,
+            curve="curve",
+            dose="conc_um",
+            response="response",
+            sheet=DOSE_RESPONSE_SHEET,
+            sha256=digest,
+            version=__version__,
+            recordings=recordings,
+        )
+        oocytes = _merged(oocytes, rows)
         meta_ephys["dose_response"] = {
             "sheet": DOSE_RESPONSE_SHEET,
+            "recordings": len(paths),
+            "map": f"{DOSE_RESPONSE_FOLDER}/{DOSE_RESPONSE_MAP}",
+            "windows": sorted({result["window"]["source"] for result in results}),
             "curves": len(fits),
             "models": sorted({fit["model"] for fit in fits}),
         }
@@ -183,3 +227,12 @@ def ephys_through_the_lab(study: Study, lab: Path) -> Study:
         meta={**study.meta, "ephys": meta_ephys},
         tables={**study.tables, "oocytes": oocytes},
     )
+
+
+def _merged(oocytes: pd.DataFrame, rows: pd.DataFrame) -> pd.DataFrame:
+    """`oocytes` with the rows of the same (sample, oocyte) replaced by `rows`, in place."""
+    keys = zip(oocytes["sample"], oocytes["oocyte"], strict=True)
+    position = {key: i for i, key in enumerate(keys)}
+    at = [position[key] for key in zip(rows["sample"], rows["oocyte"], strict=True)]
+    kept = oocytes.drop(index=oocytes.index[at])
+    return conform(pd.concat([kept, rows.set_axis(oocytes.index[at])]).sort_index(), "oocytes")

@@ -94,3 +94,72 @@ def import_ephys(
         notes=notes,
         counts=counts,
     )
+
+
+@dataclass(frozen=True)
+class Ec50Import:
+    """What `import_ec50` fitted (`fit_dose_response` rows), the sheet's SHA-256 and
+    the rows stored (inserted, updated, unchanged)."""
+
+    fits: list[dict]
+    sha256: str
+    counts: dict[str, int] = field(default_factory=dict)
+
+
+def import_ec50(
+    target: str,
+    user: User,
+    author: Author,
+    path: Path,
+    *,
+    conc: str,
+    response: str,
+    curve: str,
+    model: str | None = None,
+    se: str = "drc",
+    reason: str | None = None,
+) -> Ec50Import:
+    """Fit a dose-response sheet, one curve per oocyte, and store each oocyte's EC50,
+    audited, all or none.
+
+    Curves map to oocytes as `capture.ephys.curve_oocytes` says (the sheet's `sample`
+    and `oocyte` columns, else curves named SAMPLE-N or SAMPLE_oocyteNN); an unmapped
+    curve refuses the whole sheet before anything is stored. Each oocyte's `params`
+    gets an `ec50` entry: the sheet's name and SHA-256, the model and drc's b, c, d, e,
+    the flags, the points and the options (`parameters`); `version` is nmmstrial's. A
+    stored EC50 changes only with `reason`.
+    """
+    import hashlib
+
+    from .. import __version__
+    from ..assays.doseresponse import fit_dose_response
+    from ..capture.ephys import curve_oocytes, ec50_rows
+    from ..capture.imports import read_text_csv
+
+    require_role(user, EPHYS_ROLES, "import dose-response fits")
+    study = open_unlocked(target, author, "dose-response fits")
+    path = Path(path)
+    digest = hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else ""
+    table = read_text_csv(path)
+    curves = curve_oocytes(table, curve, study.biopsies, where=str(path))
+    fits = fit_dose_response(
+        table, conc, response, curve=curve, model=model, se=se, source=str(path)
+    )
+    rows = ec50_rows(
+        fits,
+        table,
+        curves,
+        study.biopsies,
+        study.oocytes,
+        curve=curve,
+        dose=conc,
+        response=response,
+        sheet=path.name,
+        sha256=digest,
+        version=__version__,
+        parameters={"conc": conc, "response": response, "curve": curve, "model": model, "se": se},
+    )
+    counts = upsert_rows(
+        target, "oocytes", rows, author, reason=reason, source="dose-response fits"
+    )
+    return Ec50Import(fits=fits, sha256=digest, counts=counts)

@@ -37,6 +37,8 @@ ACTIONS = (
     "withdrawn",
 )
 COILS = ("real", "sham")
+# Who logs and reads the sessions (their coils tell the allocation).
+SESSION_ROLES = ("unblinded_physician",)
 
 
 def _enrolled(study: Study, patient: str) -> None:
@@ -65,7 +67,7 @@ def log_session(
     patient's allocation. A session with interruptions, or not completed, needs the
     cause.
     """
-    require_role(user, ("unblinded_physician",), "log stimulation sessions")
+    require_role(user, SESSION_ROLES, "log stimulation sessions")
     study = open_unlocked(target, author, f"session {session} of {patient}")
     _enrolled(study, patient)
     cause = (interruption_cause or "").strip() or None
@@ -126,6 +128,16 @@ def _coils(target: str, patient: str, given: dict[str, str] | None) -> dict[str,
             )
         coils[side] = coil
     return coils
+
+
+def session_log(study: Study, user: User, patient: str | None = None) -> pd.DataFrame:
+    """The logged sessions (of `patient`), coils included: the unblinded physician only,
+    who runs the stimulator (AccessError for every other role, whatever the patient)."""
+    require_role(user, SESSION_ROLES, "see the stimulation sessions")
+    sessions = study.sessions
+    if patient is not None:
+        sessions = sessions.loc[sessions["patient"] == patient]
+    return sessions.sort_values(["patient", "session"]).reset_index(drop=True)
 
 
 def adherence(study: Study, *, sees_arms: bool = False) -> pd.DataFrame:

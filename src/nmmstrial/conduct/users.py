@@ -9,12 +9,14 @@ user and a wrong password, so names cannot be probed.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
 
 from ..errors import AccessError, InvalidValueError
+from ..study import Study
 
 ROLES = (
     "statistician",
@@ -44,6 +46,13 @@ class User:
     def sees_arms(self, meta: dict) -> bool:
         """Real / sham for unblinded roles, and for everyone once the study is unblinded."""
         return not self.blinded or bool(meta.get("unblinded"))
+
+
+def seen_by(study: Study, user: User) -> Study:
+    """The study as `user` may see it in reports: arms coded X / Y (`meta["blinded"]`)
+    for blinded roles until the study is unblinded, real / sham otherwise."""
+    meta = {**study.meta, "blinded": not user.sees_arms(study.meta)}
+    return dataclasses.replace(study, meta=meta, tables=dict(study.tables))
 
 
 @dataclass(frozen=True)

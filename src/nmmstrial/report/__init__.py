@@ -2,7 +2,14 @@
 
 from .figures import before_after_figure, figure_bytes, flow_figure, strength_figure
 from .html import ReportError, write_report
-from .tables import adverse_event_counts, arm_labels, flow, summary_by_arm, table1
+from .tables import (
+    adverse_event_counts,
+    arm_labels,
+    flow,
+    flow_so_far,
+    summary_by_arm,
+    table1,
+)
 
 __all__ = [
     "ReportError",
@@ -12,6 +19,7 @@ __all__ = [
     "figure_bytes",
     "flow",
     "flow_figure",
+    "flow_so_far",
     "strength_figure",
     "summary_by_arm",
     "table1",

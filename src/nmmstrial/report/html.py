@@ -338,10 +338,21 @@ def _ephys(study: Study, labels: dict[str, str]) -> tuple[dict[str, Any], figure
         "n_patients": oocytes["patient"].nunique(),
         "summary": summary,
         "tests": tests,
-        "recordings": int(oocytes["file"].notna().sum()),
+        **_recorded_counts(oocytes),
         "windows": ", ".join(recorded.get("windows", [])),
     }
     return context, figure
+
+
+def _recorded_counts(oocytes: pd.DataFrame) -> dict[str, int]:
+    """How many stored T0.5s, peaks and EC50s were measured from ABF recordings (their
+    `params` entries name a file)."""
+    entries = [tables._params(text) for text in oocytes["params"]]
+    return {
+        "recordings": sum("t05" in entry for entry in entries),
+        "peak_recordings": sum("peak" in entry for entry in entries),
+        "ec50_recordings": sum("recording" in entry.get("ec50", {}) for entry in entries),
+    }
 
 
 def _example_caption(examples: dict[str, dict], traces: dict[str, dict | None]) -> str:
@@ -480,8 +491,10 @@ def _render(
         (
             "flow",
             "Figure 1. Patient flow",
-            f"Patients and arms at each stage (each patient contributes one {labels['real']} "
-            f"and one {labels['sham']} arm); assessed = visit done with data recorded. "
+            # The arms in display order (X before Y): real-then-sham would tell the code.
+            "Patients and arms at each stage (each patient contributes one "
+            f"{' and one '.join(labels[arm] for arm in tables.display_arms(labels))} arm); "
+            "assessed = visit done with data recorded. "
             "Drawn as the paper's Figure 2.",
             figures.flow_figure(flow),
         ),

@@ -195,15 +195,24 @@ def flow(study: Study) -> pd.DataFrame:
     """The patient flow (CONSORT for within-person trials): patients and arms at each stage.
 
     Each randomized patient contributes one real and one sham arm; labels name the arms
-    as `arm_labels` does, so a blinded flow says which side got X. Treated means every
-    session of the protocol completed. Assessed at a visit means the visit is `done` and
-    at least one observation exists; its arms are the sides with a per-side observation.
+    as `arm_labels` does, so a blinded flow says which side got X (the stages
+    `allocated_real_{side}` then count the X arm's sides, whichever code is real).
+    Treated means every session of the protocol completed. Assessed at a visit means the
+    visit is `done` and at least one observation exists; its arms are the sides with a
+    per-side observation.
     Biopsy and assay arms are the distinct (patient, side) pairs in `study.biopsies`.
 
     Returns columns: stage (a stable key), label, patients, arms.
     """
     patients, allocation = study.patients, study.allocation
-    real = arm_labels(study)["real"]
+    # List entries not yet given to a patient are not randomized patients.
+    allocation = allocation.loc[allocation["patient"].notna()]
+    labels = arm_labels(study)
+    # The allocated rows name the arm shown first (real; X when blinded, whichever code
+    # is real): naming the real arm's code there would tell it.
+    first = display_arms(labels)[0]
+    swap = {"left": "right", "right": "left"}
+    first_side = allocation["real_side"] if first == "real" else allocation["real_side"].map(swap)
     rows: list[tuple[str, str, int, int]] = []
 
     def add(stage: str, label: str, ids: Iterable[str], arms: int | None = None) -> None:
@@ -212,8 +221,8 @@ def flow(study: Study) -> pd.DataFrame:
 
     add("randomized", "Randomized", allocation["patient"])
     for side in ("left", "right"):
-        ids = allocation.loc[allocation["real_side"] == side, "patient"]
-        add(f"allocated_real_{side}", f"Allocated: {real} on the {side}", ids)
+        ids = allocation.loc[first_side == side, "patient"]
+        add(f"allocated_real_{side}", f"Allocated: {labels[first]} on the {side}", ids)
 
     sessions = study.sessions
     done_sessions = sessions.loc[sessions["completed"].fillna(False).astype(bool)]
@@ -243,6 +252,79 @@ def flow(study: Study) -> pd.DataFrame:
 
     frame = pd.DataFrame(rows, columns=list(FLOW_COLUMNS))
     return frame.astype({"patients": "int64", "arms": "int64"})
+
+
+def flow_so_far(study: Study, sessions: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The patient flow of a study in progress, in patients per stage only: nothing in it
+    depends on the allocation (no arm, no side), so every role may see it.
+
+    Stages: enrolled, randomized (a sequence number), stimulation started (a session
+    logged), treated (every session of the protocol completed), each protocol visit
+    recorded as done (the screening visit BV: enrolment), withdrawn, biopsied and
+    refused biopsy. `sessions` (columns patient, session, completed) stands for
+    `study.sessions` when given, for readers that keep only those columns. Plain sets,
+    not pandas: the web dashboard computes it after every save.
+
+    Returns columns: stage, label, patients.
+    """
+    sessions = study.sessions if sessions is None else sessions
+    stim = study.protocol.stimulation
+
+    def column(frame: pd.DataFrame, name: str) -> list:
+        return frame[name].astype(object).where(frame[name].notna(), None).tolist()
+
+    patients = study.patients
+    ids = column(patients, "patient")
+    per = {name: column(patients, name) for name in ("sequence", "enrolled_on", "status", "biopsy")}
+    completed: dict[str, set] = {}
+    for patient, number, done in zip(
+        column(sessions, "patient"),
+        column(sessions, "session"),
+        column(sessions, "completed"),
+        strict=True,
+    ):
+        if done:
+            completed.setdefault(patient, set()).add(number)
+    recorded = {
+        (patient, time)
+        for patient, time, status in zip(
+            column(study.visits, "patient"),
+            column(study.visits, "time"),
+            column(study.visits, "status"),
+            strict=True,
+        )
+        if status == "done"
+    }
+
+    def where(name: str, test) -> set:
+        return {p for p, value in zip(ids, per[name], strict=True) if test(value)}
+
+    rows = [
+        ("enrolled", "Enrolled", set(ids)),
+        ("randomized", "Randomized", where("sequence", lambda v: v is not None)),
+        ("stimulation_started", "Stimulation started", set(column(sessions, "patient"))),
+        (
+            "treated",
+            f"Treated: all {stim.sessions} sessions completed",
+            {p for p, numbers in completed.items() if len(numbers) >= stim.sessions},
+        ),
+    ]
+    enrolled = where("enrolled_on", lambda v: v is not None)
+    for visit in study.protocol.visits:
+        done = {p for p, time in recorded if time == visit.code}
+        if visit.code == "BV":  # enrolment is the screening visit (conduct.visits)
+            done |= enrolled
+        rows.append((f"visit_{visit.code}", f"Visit {visit.code} done", done))
+    rows += [
+        ("withdrawn", "Withdrawn", where("status", lambda v: v == "withdrawn")),
+        ("biopsied", "Biopsied", where("biopsy", lambda v: v == "done")),
+        ("biopsy_refused", "Refused biopsy", where("biopsy", lambda v: v == "refused")),
+    ]
+    frame = pd.DataFrame(
+        [(stage, label, len(found - {None})) for stage, label, found in rows],
+        columns=["stage", "label", "patients"],
+    )
+    return frame.astype({"patients": "int64"})
 
 
 def adverse_event_counts(study: Study) -> pd.DataFrame:

@@ -13,9 +13,9 @@ solved so that the mean of the values kept in the paper's range (an oocyte outsi
 is redrawn, given its patient and sample) is the paper's mean. T0.5 (30-s applications,
 its mean that of the values as measured, censored at the end) and EC50 are drawn the
 same way for the paper's subsets of 4 patients each. The table holds true values; a lab
-turns them into recordings and curves (`trace`, `write_traces`, `dose_response_points`)
-and measures those, as the demo does. Parameters and reasons: `calibration.yaml`,
-section `ephys`.
+turns them into recordings (`write_peak_recordings`, `write_traces`,
+`write_dose_response_recordings`) and measures those, as the demo does. Parameters and
+reasons: `calibration.yaml`, section `ephys`.
 """
 
 from __future__ import annotations
@@ -248,6 +248,26 @@ def _other(side: str) -> str:
 # --- the lab: recordings and dose-response curves made from the true values -------------
 
 
+def _shape(
+    t: np.ndarray, start: float, end: float, half_life: float, spec: dict[str, Any]
+) -> np.ndarray:
+    """A response of unit peak to an application from `start` to `end` (s): a linear
+    rise over `rise_s`, decay towards the residual fraction r with half-decay `half_life`
+    after the peak, washout with time constant `washout_tau_s` once the agonist is off."""
+    r = spec["residual_fraction"]
+    k = math.log((1 - r) / (0.5 - r)) / half_life
+    top = start + spec["rise_s"]
+    shape = np.zeros_like(t)
+    rising = (t >= start) & (t < top)
+    shape[rising] = (t[rising] - start) / spec["rise_s"]
+    on = (t >= top) & (t < end)
+    shape[on] = r + (1 - r) * np.exp(-k * (t[on] - top))
+    at_end = r + (1 - r) * math.exp(-k * (end - top))
+    off = t >= end
+    shape[off] = at_end * np.exp(-(t[off] - end) / spec["washout_tau_s"])
+    return shape
+
+
 def trace(
     peak_na: float, t05_s: float, censored: bool, chosen: dict[str, Any], rng: np.random.Generator
 ) -> tuple[np.ndarray, tuple[float, float]]:
@@ -265,17 +285,7 @@ def trace(
     end = start + chosen["t05"]["application_s"]
     t = np.arange(round((end + spec["washout_s"]) * rate)) / rate
     half_life = 2 * chosen["t05"]["application_s"] if censored else t05_s
-    r = spec["residual_fraction"]
-    k = math.log((1 - r) / (0.5 - r)) / half_life
-    top = start + spec["rise_s"]
-    shape = np.zeros_like(t)
-    rising = (t >= start) & (t < top)
-    shape[rising] = (t[rising] - start) / spec["rise_s"]
-    on = (t >= top) & (t < end)
-    shape[on] = r + (1 - r) * np.exp(-k * (t[on] - top))
-    at_end = r + (1 - r) * math.exp(-k * (end - top))
-    off = t >= end
-    shape[off] = at_end * np.exp(-(t[off] - end) / spec["washout_tau_s"])
+    shape = _shape(t, start, end, half_life, spec)
     current = -peak_na * shape + spec["noise_na"] * rng.standard_normal(t.size)
     return current, (start, end)
 
@@ -292,24 +302,45 @@ def write_abf1(
     *,
     holding_mV: float,
     tags: tuple[tuple[float, str], ...] = (),
+    sweep_interval_s: float | None = None,
 ) -> None:
-    """One sweep as an ABF1 file (nA), with its holding level and comment tags.
+    """One sweep, or one per row of a 2-D `current`, as an episodic ABF1 file (nA), with
+    its holding level and comment tags.
 
     pyABF's `writeABF1` writes a 2048-byte header and data right after it, where ABF
     readers look for the 1.8 header's waveform and epoch fields (pyABF itself then
     reads data as epochs and fails); here the header is padded to the full 6144 bytes
-    (waveform off), the holding level is set, and tags (time s, comment) are appended
-    as a tag section, so the application window is in the file as Clampex puts it.
+    (waveform off), the holding level is set, and tags (time s from the start of sweep
+    0, comment) are appended as a tag section, so the application window is in the file
+    as Clampex puts it. With several sweeps, sweep k starts k x `sweep_interval_s`
+    after sweep 0 (fEpisodeStartToStart and a synch array of sweep starts, in samples,
+    as Clampex records episodes separated by a wash).
     """
     import pyabf.abfWriter
 
-    pyabf.abfWriter.writeABF1(current[np.newaxis, :], str(path), sample_rate_hz, units="nA")
+    sweeps = np.atleast_2d(np.asarray(current, dtype=float))
+    count, points = sweeps.shape
+    interval = sweep_interval_s if sweep_interval_s is not None else points / sample_rate_hz
+    if interval * sample_rate_hz < points:
+        raise InvalidValueError(f"sweep interval {interval} s is shorter than a sweep")
+    pyabf.abfWriter.writeABF1(sweeps, str(path), sample_rate_hz, units="nA")
     raw = path.read_bytes()
     old = 4 * BLOCK
     header = bytearray(raw[:old]) + bytearray(ABF1_HEADER_BLOCKS * BLOCK - old)
-    data = raw[old:]
+    data = bytearray(raw[old:])
+    data += bytearray(-len(data) % BLOCK)
     struct.pack_into("<i", header, 40, ABF1_HEADER_BLOCKS)  # lDataSectionPtr
+    struct.pack_into("<f", header, 178, interval)  # fEpisodeStartToStart
     struct.pack_into("<f", header, 1394, holding_mV)  # fDACHoldingLevel[0]
+    struct.pack_into("10s", header, 442, b"IN 0".ljust(10))  # sADCChannelName[0]
+    tail = bytearray()
+    if count > 1:
+        synch = bytearray()
+        for k in range(count):  # lStart, lLength in samples (fSynchTimeUnit 0)
+            synch += struct.pack("<ii", round(k * interval * sample_rate_hz), points)
+        struct.pack_into("<i", header, 92, ABF1_HEADER_BLOCKS + len(data) // BLOCK)
+        struct.pack_into("<i", header, 96, count)
+        tail += synch + bytearray(-len(synch) % BLOCK)
     section = bytearray()
     for time_s, comment in tags:
         entry = bytearray(64)
@@ -318,10 +349,10 @@ def write_abf1(
         struct.pack_into("<h", entry, 60, 1)  # nTagType: comment
         section += entry
     if section:
-        struct.pack_into("<i", header, 44, ABF1_HEADER_BLOCKS + len(data) // BLOCK)
+        struct.pack_into("<i", header, 44, ABF1_HEADER_BLOCKS + (len(data) + len(tail)) // BLOCK)
         struct.pack_into("<i", header, 48, len(tags))
-        section += bytearray(-len(section) % BLOCK)
-    path.write_bytes(bytes(header) + data + bytes(section))
+        tail += section + bytearray(-len(section) % BLOCK)
+    path.write_bytes(bytes(header) + bytes(data) + bytes(tail))
 
 
 def write_traces(
@@ -352,23 +383,143 @@ def write_traces(
     return out
 
 
-def dose_response_points(oocytes: pd.DataFrame, chosen: dict[str, Any], seed: int) -> pd.DataFrame:
-    """Per oocyte with an EC50: normalised peak (I / I_max) at each concentration, drawn
-    from LL.4 (bottom 0, top 1, Hill slope `hill_slope`) at its EC50, plus noise.
+PEAK_MAP = "peak_map.csv"
+MONTHS = "123456789ond"  # Clampex's month letter in yyMddnnn file names
 
-    Columns: curve (`sample-oocyte`), conc_um, response: a lab's Prism or drc sheet.
+
+def clampex_name(day: int, number: int, start: str = "2019-01-07") -> str:
+    """A Clampex file name, yyMddnnn.abf: the `number`th recording of the `day`th rig
+    day after `start` (Clampex names files by date and count, not by sample)."""
+    import datetime as dt
+
+    date = dt.date.fromisoformat(start) + dt.timedelta(days=day)
+    return f"{date.year % 100:02d}{MONTHS[date.month - 1]}{date.day:02d}{number:03d}.abf"
+
+
+def write_peak_recordings(
+    oocytes: pd.DataFrame, directory: Path, chosen: dict[str, Any], seed: int
+) -> tuple[dict[int, Path], pd.DataFrame]:
+    """Per oocyte, its 500-uM peak test as an ABF1 file (one sweep, nA): baseline, a 4-s
+    application tagged `ACh 500 uM` / `wash`, washout, drawn like the dose-response
+    sweeps (`ec50.recording`, `trace`) at the oocyte's true peak. Files are named as
+    Clampex names them (`clampex_name`: one rig day per patient, in table order), so
+    the lab keeps `directory / PEAK_MAP` (file, sample, oocyte), the map
+    `nmmstrial assay ephys measure --map` takes. Returns ({row index: path}, the map).
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    spec = chosen["trace"]
+    record = chosen["ec50"]["recording"]
+    rate = spec["sample_rate_hz"]
+    start = record["baseline_s"]
+    end = start + record["application_s"]
+    t = np.arange(round((end + record["washout_s"]) * rate)) / rate
+    shape = _shape(t, start, end, record["t05_s"], spec)
+    days = {patient: k for k, patient in enumerate(dict.fromkeys(oocytes["patient"]))}
+    counts: dict[str, int] = {}
+    out, rows = {}, []
+    label = f"ACh {concentration_label(float(record['reference_um']))}"
+    for index, row in oocytes.iterrows():
+        rng = np.random.default_rng([seed, int(index), 2])
+        current = -float(row["peak_na"]) * shape + spec["noise_na"] * rng.standard_normal(t.size)
+        number = counts.get(row["patient"], 0)
+        counts[row["patient"]] = number + 1
+        path = directory / clampex_name(days[row["patient"]], number)
+        write_abf1(
+            current,
+            path,
+            rate,
+            holding_mV=spec["holding_mV"],
+            tags=((start, label), (end, "wash")),
+        )
+        out[int(index)] = path
+        rows.append({"file": path.name, "sample": row["sample"], "oocyte": int(row["oocyte"])})
+    sheet = pd.DataFrame(rows, columns=["file", "sample", "oocyte"])
+    sheet.to_csv(directory / PEAK_MAP, index=False)
+    return out, sheet
+
+
+DOSE_RESPONSE_FOLDER = "dose_response"
+DOSE_RESPONSE_MAP = "dose_response_map.csv"
+
+
+def concentration_label(conc_um: float) -> str:
+    """A concentration as a rig's comment has it: `3 uM`, `300 uM`, `1 mM`, `100 nM`."""
+    for unit, factor in (("mM", 1e3), ("uM", 1.0), ("nM", 1e-3)):
+        if conc_um >= factor:
+            return f"{conc_um / factor:g} {unit}"
+    return f"{conc_um * 1e3:g} nM"
+
+
+def dose_response_recording(
+    peak_na: float, ec50_um: float, chosen: dict[str, Any], rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray, tuple[float, float]]:
+    """One oocyte's concentration series as recorded: (concentrations uM, current
+    [sweep, point] nA, window s), one sweep per concentration, lowest first.
+
+    The current at concentration x is the oocyte's peak (its 500-uM current, `peak_na`)
+    times f(x) / f(500), f the Hill curve (bottom 0, top 1, slope `hill_slope`) at the
+    oocyte's EC50, times exp(`noise` z): application-to-application variation (run-down,
+    perfusion), proportional to the current. Each sweep is drawn like the T0.5
+    recordings (`trace` section: rise, desensitization with half-decay
+    `recording.t05_s`, washout, white noise), so at low concentrations the peak is the
+    size of the noise, as on a rig.
     """
     spec = chosen["ec50"]
+    shape_spec = chosen["trace"]
+    record = spec["recording"]
     conc = np.asarray(spec["concentrations_um"], dtype=float)
-    rows = []
+    rate = shape_spec["sample_rate_hz"]
+    start = record["baseline_s"]
+    end = start + record["application_s"]
+    t = np.arange(round((end + record["washout_s"]) * rate)) / rate
+    shape = _shape(t, start, end, record["t05_s"], shape_spec)
+
+    def hill(x: np.ndarray | float) -> np.ndarray | float:
+        return 1 / (1 + (ec50_um / x) ** spec["hill_slope"])
+
+    scale = peak_na / hill(record["reference_um"])
+    amplitude = scale * hill(conc) * np.exp(spec["noise"] * rng.standard_normal(conc.size))
+    noise = shape_spec["noise_na"] * rng.standard_normal((conc.size, t.size))
+    return conc, -amplitude[:, np.newaxis] * shape + noise, (start, end)
+
+
+def write_dose_response_recordings(
+    oocytes: pd.DataFrame, directory: Path, chosen: dict[str, Any], seed: int
+) -> tuple[dict[int, Path], pd.DataFrame]:
+    """Per oocyte with an EC50, one episodic ABF1 file of its concentration series in
+    `directory` (SAMPLE_oocyteNN.abf, blind to arm): one sweep per concentration,
+    sweeps `recording.sweep_interval_s` apart (the wash between applications), a tag
+    `ACh <conc>` where the application starts and `wash` where it ends, typed as at the
+    rig; and the lab's sheet of which sweep had which concentration, `directory /
+    DOSE_RESPONSE_MAP` (file, sweep, conc_um). Returns ({row index: path}, the sheet).
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    rate = chosen["trace"]["sample_rate_hz"]
+    record = chosen["ec50"]["recording"]
+    interval = record["sweep_interval_s"]
+    out, rows = {}, []
     for index, row in oocytes.loc[oocytes["ec50_um"].notna()].iterrows():
         rng = np.random.default_rng([seed, int(index), 1])
-        ec50 = float(row["ec50_um"])
-        mean = 1 / (1 + (ec50 / conc) ** spec["hill_slope"])
-        response = mean + spec["noise"] * rng.standard_normal(conc.size)
-        curve = f"{row['sample']}-{int(row['oocyte'])}"
-        rows += [
-            {"curve": curve, "conc_um": c, "response": round(float(v), 4)}
-            for c, v in zip(conc, response, strict=True)
-        ]
-    return pd.DataFrame(rows, columns=["curve", "conc_um", "response"])
+        conc, current, (start, end) = dose_response_recording(
+            float(row["peak_na"]), float(row["ec50_um"]), chosen, rng
+        )
+        path = directory / f"{row['sample']}_oocyte{int(row['oocyte']):02d}.abf"
+        tags = []
+        for k, c in enumerate(conc):
+            tags += [
+                (k * interval + start, f"ACh {concentration_label(float(c))}"),
+                (k * interval + end, "wash"),
+            ]
+        write_abf1(
+            current,
+            path,
+            rate,
+            holding_mV=chosen["trace"]["holding_mV"],
+            tags=tuple(tags),
+            sweep_interval_s=interval,
+        )
+        out[int(index)] = path
+        rows += [{"file": path.name, "sweep": k, "conc_um": float(c)} for k, c in enumerate(conc)]
+    sheet = pd.DataFrame(rows, columns=["file", "sweep", "conc_um"])
+    sheet.to_csv(directory / DOSE_RESPONSE_MAP, index=False)
+    return out, sheet

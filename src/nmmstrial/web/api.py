@@ -9,22 +9,31 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import pandas as pd
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from ..conduct.allocation import reveal
 from ..conduct.data import record_assessments
+from ..conduct.treatment import (
+    ACTIONS,
+    OUTCOMES,
+    PROCEDURES,
+    RELATEDNESS,
+    SEVERITIES,
+    report_adverse_event,
+)
 from ..conduct.visits import visit_overview
-from ..errors import AccessError
-from ..store import Author, audit_log
+from ..errors import AccessError, InvalidValueError
+from ..store import Author, audit_log, read_study
 from ..store.changes import read_meta
 from ..store.history import current_observations
-from .app import WebError, current_session, set_session_cookie
+from .app import WebError, clean, current_session, set_session_cookie
+from .events import EVENT_TABLES, adverse_events, refusal_field
 from .sessions import COOKIE, LOGIN_FAILED_MESSAGE, WebSession
 
 router = APIRouter(prefix="/api", tags=["api"])
@@ -49,6 +58,39 @@ class ObservationBody(BaseModel):
     value: Annotated[float, Field(strict=True, allow_inf_nan=False)]
     reason: Annotated[str | None, Field(strict=True, max_length=2000)] = None
     version: Annotated[int | None, Field(strict=True, ge=1)] = None
+
+
+Text = Annotated[str, Field(strict=True, min_length=1, max_length=100)]
+
+
+def _iso_date(value: Any) -> Any:
+    """A date only as the text YYYY-MM-DD (not a number or another format)."""
+    if not isinstance(value, str) or len(value) != 10:
+        raise ValueError("give the date as YYYY-MM-DD")
+    return value
+
+
+Day = Annotated[dt.date, BeforeValidator(_iso_date)]
+
+
+class AdverseEventBody(BaseModel):
+    """An adverse event as reported (the issue's contract, plus optional `related_to`,
+    `side` and `visit`)."""
+
+    model_config = ConfigDict(extra="forbid")
+    patient: Text
+    term: Annotated[str, Field(strict=True, min_length=1, max_length=500)]
+    onset: Day
+    end: Day | None = None
+    severity: Literal[SEVERITIES]  # type: ignore[valid-type]
+    serious: Annotated[bool, Field(strict=True)]
+    relatedness: Literal[RELATEDNESS]  # type: ignore[valid-type]
+    action: Literal[ACTIONS]  # type: ignore[valid-type]
+    outcome: Literal[OUTCOMES]  # type: ignore[valid-type]
+    # The suspected procedure: by default none for "unrelated", else the stimulation.
+    related_to: Literal[PROCEDURES] | None = None  # type: ignore[valid-type]
+    side: Literal["left", "right"] | None = None
+    visit: Text | None = None
 
 
 def author_of(request: Request, session: WebSession) -> Author:
@@ -96,7 +138,9 @@ def me(session: Session) -> dict[str, Any]:
 def patients(request: Request, session: Session) -> list[dict[str, Any]]:
     """Every patient with its sequence number and each visit's status (no allocation)."""
     study = request.app.state.studies.get()
-    return visit_overview(study, today(request))
+    day = today(request)
+    studies = request.app.state.studies
+    return studies.derived(study, f"overview {day}", lambda s: visit_overview(s, day))
 
 
 @router.get("/observations")
@@ -163,3 +207,47 @@ def audit(
         meta = read_meta(connection)
         frame = audit_log(connection, patient=patient, blinded=not session.user.sees_arms(meta))
     return json.loads(frame.to_json(orient="records"))
+
+
+@router.get("/adverse-events")
+def list_adverse_events(
+    request: Request,
+    session: Session,
+    patient: Annotated[str | None, Query(max_length=100)] = None,
+) -> list[dict[str, Any]]:
+    """The adverse events (of `patient`), oldest first, each with its `id`."""
+    study = read_study(request.app.state.target, tables=EVENT_TABLES)
+    return adverse_events(study, patient)
+
+
+@router.post("/adverse-events", status_code=201)
+def report_event(request: Request, session: Session, body: AdverseEventBody) -> JSONResponse:
+    """Report an adverse event (assessor or unblinded physician): 201 with the stored
+    record and its `id`; 422 naming the `field`; 403 other roles; 423 after lock."""
+    related_to = body.related_to or ("none" if body.relatedness == "unrelated" else "stimulation")
+    target = request.app.state.target
+    try:
+        with request.app.state.write_lock:
+            row = report_adverse_event(
+                target,
+                session.user,
+                author_of(request, session),
+                patient=body.patient,
+                term=body.term,
+                onset=body.onset,
+                end=body.end,
+                severity=body.severity,
+                serious=body.serious,
+                related_to=related_to,
+                relatedness=body.relatedness,
+                action=body.action,
+                outcome=body.outcome,
+                side=body.side,
+                visit=body.visit,
+            )
+    except InvalidValueError as error:
+        message = clean(request, str(error))
+        raise WebError(422, "invalid", message, refusal_field(message)) from error
+    study = read_study(target, tables=EVENT_TABLES)
+    stored = next(e for e in adverse_events(study, body.patient) if e["event"] == row["event"])
+    return JSONResponse(stored, status_code=201)

@@ -93,6 +93,7 @@ class StudyCache:
         self.lock = threading.Lock()
         self.head: int | None = None
         self.study: Study | None = None
+        self.results: dict[str, Any] = {}
 
     def get(self) -> Study:
         with self.engine.connect() as connection:
@@ -105,7 +106,35 @@ class StudyCache:
                 # and visit. A write meanwhile: read again at the next request.
                 self.study = read_study(self.target, tables=OVERVIEW_TABLES)
                 self.head = head
+                self.results = {}
             return self.study
+
+    def derived(self, study: Study, name: str, compute):
+        """`compute(study)`, kept with the cached study until it is read again (e.g. the
+        dashboard's flow); computed afresh for a study that is no longer the cached one."""
+        with self.lock:
+            if study is not self.study:
+                return compute(study)
+            if name not in self.results:
+                self.results[name] = compute(study)
+            return self.results[name]
+
+
+class ReportCache:
+    """The study report as last rendered per audience (blinded or not), kept while the
+    audit trail's head is unchanged: rendering it takes seconds (its figures)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.pages: dict[tuple[int | None, bool], str] = {}
+
+    def get(self, head: int | None, blinded: bool, render) -> str:
+        with self.lock:  # one rendering at a time; the others wait and reuse it
+            key = (head, blinded)
+            if key not in self.pages:
+                self.pages = {k: v for k, v in self.pages.items() if k[0] == head}
+                self.pages[key] = render()
+            return self.pages[key]
 
 
 class NotLoggedIn(Exception):
@@ -186,6 +215,7 @@ def create_app(target: str, settings: Settings | None = None) -> FastAPI:
     # One write at a time from this app: the version check and the write then see the
     # same state (another process's concurrent write still fails loudly, never silently).
     app.state.write_lock = threading.Lock()
+    app.state.reports = ReportCache()
     app.state.templates = Jinja2Templates(directory=str(HERE / "templates"))
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
 

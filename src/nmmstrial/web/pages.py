@@ -7,16 +7,33 @@ import asyncio
 import datetime as dt
 import re
 import secrets
+import tempfile
 from typing import Annotated, Any
 
 import pandas as pd
 from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy import func, select
 
 from ..capture.validate import validate_observations
 from ..conduct.allocation import eligibility_template, enrol, reveal
 from ..conduct.data import lock, record_assessments, unblind
+from ..conduct.treatment import (
+    ACTIONS,
+    AE_ROLES,
+    COILS,
+    OUTCOMES,
+    PROCEDURES,
+    RELATEDNESS,
+    SEVERITIES,
+    adherence,
+    follow_up_adverse_event,
+    log_session,
+    report_adverse_event,
+    session_log,
+)
+from ..conduct.users import seen_by
 from ..conduct.visits import visit_overview
 from ..errors import (
     AccessError,
@@ -24,10 +41,13 @@ from ..errors import (
     NmmstrialError,
     StaleVersionError,
 )
-from ..store import Author, audit_log, verify_audit
+from ..report import flow_so_far, write_report
+from ..store import Author, audit_log, read_study, verify_audit
 from ..store.changes import read_meta
 from ..store.history import current_observations
+from ..store.schema import audit_table, trial_tables
 from .app import CsrfRefused, WebError, classify, clean, current_session, set_session_cookie
+from .events import EVENT_TABLES, SESSION_TABLES, adverse_events, plain_rows, refusal_field
 from .forms import cells, fill_stored, parse_value, show_value, visit_sections
 from .sessions import COOKIE, LOGIN_CSRF_COOKIE, LOGIN_FAILED_MESSAGE, WebSession, csrf_matches
 
@@ -106,7 +126,10 @@ async def logout_submit(request: Request, session: Session) -> Response:
 def dashboard(request: Request, session: Session) -> Response:
     """Patients x visits with each visit's status, and counts per visit."""
     study = request.app.state.studies.get()
-    rows = visit_overview(study, request.app.state.settings.clock().date())
+    day = request.app.state.settings.clock().date()
+    rows = request.app.state.studies.derived(
+        study, f"overview {day}", lambda s: visit_overview(s, day)
+    )
     visits = [v for v in study.protocol.visits]
     counts = {
         v.code: {s: sum(1 for r in rows if r["visits"].get(v.code) == s) for s in STATUSES}
@@ -122,7 +145,19 @@ def dashboard(request: Request, session: Session) -> Response:
         rows=rows,
         counts=counts,
         statuses=STATUSES,
+        flow=request.app.state.studies.derived(study, "flow", lambda s: _flow(request, s)),
     )
+
+
+def _flow(request: Request, study) -> list[dict[str, Any]]:
+    """The flow so far; of the sessions it needs only who had which session completed,
+    read in one query (the dashboard is read after every save)."""
+    table = trial_tables["sessions"]
+    columns = (table.c.patient, table.c.session, table.c.completed)
+    with request.app.state.sessions.engine.connect() as connection:
+        rows = connection.execute(select(*columns)).all()
+    sessions = pd.DataFrame(rows, columns=["patient", "session", "completed"])
+    return flow_so_far(study, sessions).to_dict(orient="records")
 
 
 def _visit_context(request: Request, session: WebSession, patient: str, time: str):
@@ -454,3 +489,275 @@ async def unblind_submit(request: Request, session: Session) -> Response:
     reason = data.get("reason", "")
     await run_in_threadpool(unblind, request.app.state.target, session.user, author, reason)
     return RedirectResponse("/study?done=unblinded", status_code=303)
+
+
+EVENT_FORM_FIELDS = ("term", "onset", "end", "severity", "related_to", "relatedness")
+EVENT_FORM_FIELDS += ("action", "outcome", "side", "visit")
+EVENT_CHOICES = {
+    "severity": SEVERITIES,
+    "related_to": PROCEDURES,
+    "relatedness": RELATEDNESS,
+    "outcome": OUTCOMES,
+    "action": ACTIONS,
+    "side": ("", "left", "right"),
+}
+
+
+def _events_page(
+    request: Request, session: WebSession, patient: str, status: int = 200, **extra: Any
+) -> Response:
+    study = read_study(request.app.state.target, tables=EVENT_TABLES)
+    if patient not in set(study.patients["patient"]):
+        raise WebError(404, "not_found", f"{patient} is not enrolled")
+    context = {"form": {}, "errors": {}, "follow": {}, **extra}
+    return render(
+        request,
+        "adverse_events.html",
+        status,
+        session=session,
+        patient=patient,
+        events=adverse_events(study, patient),
+        visits=[v.code for v in study.protocol.visits],
+        choices=EVENT_CHOICES,
+        may_enter=session.user.role in AE_ROLES,
+        locked=bool(study.meta.get("locked")),
+        **context,
+    )
+
+
+@router.get("/patients/{patient}/adverse-events")
+def events_page(request: Request, session: Session, patient: str) -> Response:
+    """The patient's adverse events, the form to report one and to follow each up."""
+    return _events_page(request, session, patient, done=request.query_params.get("done"))
+
+
+def _day(text: str, name: str, errors: dict[str, str]) -> dt.date | None:
+    text = text.strip()
+    if not text:
+        return None
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        errors[name] = f"{text!r}: enter the date as YYYY-MM-DD"
+        return None
+
+
+@router.post("/patients/{patient}/adverse-events")
+async def events_submit(request: Request, session: Session, patient: str) -> Response:
+    """Report an adverse event (assessor or unblinded physician)."""
+    data = await form_of(request, session)
+    return await run_in_threadpool(_report_event, request, session, patient, data)
+
+
+def _report_event(request, session, patient, data) -> Response:
+    errors: dict[str, str] = {}
+    onset = _day(data.get("onset", ""), "onset", errors)
+    if onset is None and "onset" not in errors:
+        errors["onset"] = "enter the date of onset (YYYY-MM-DD)"
+    end = _day(data.get("end", ""), "end", errors)
+    relatedness = data.get("relatedness") or None
+    related_to = data.get("related_to") or (
+        "none" if relatedness in (None, "unrelated") else "stimulation"
+    )
+    if errors:
+        return _events_page(request, session, patient, 422, form=data, errors=errors)
+    author = Author(session.user.name, session.user.role, request.app.state.settings.utc())
+    try:
+        with request.app.state.write_lock:
+            row = report_adverse_event(
+                request.app.state.target,
+                session.user,
+                author,
+                patient=patient,
+                term=data.get("term", "")[:500],
+                onset=onset,
+                end=end,
+                severity=data.get("severity", ""),
+                serious=data.get("serious") == "yes",
+                related_to=related_to,
+                relatedness=relatedness,
+                action=data.get("action") or "none",
+                outcome=data.get("outcome") or "ongoing",
+                side=data.get("side") or None,
+                visit=data.get("visit") or None,
+            )
+    except InvalidValueError as error:
+        message = clean(request, str(error))
+        field = refusal_field(message)
+        errors = {field if field in EVENT_FORM_FIELDS else "form": message}
+        return _events_page(request, session, patient, 422, form=data, errors=errors)
+    return RedirectResponse(
+        f"/patients/{patient}/adverse-events?done={row['event']}", status_code=303
+    )
+
+
+@router.post("/patients/{patient}/adverse-events/follow-up")
+async def events_follow_up(request: Request, session: Session, patient: str) -> Response:
+    """Follow up an adverse event (end, outcome, action); a correction needs a reason."""
+    data = await form_of(request, session)
+    return await run_in_threadpool(_follow_up, request, session, patient, data)
+
+
+def _follow_up(request, session, patient, data) -> Response:
+    errors: dict[str, str] = {}
+    event_text = data.get("event", "")
+    end = _day(data.get("end", ""), "end", errors)
+    if not event_text.isdigit():
+        errors["event"] = "choose the event to follow up"
+    follow = {"event": event_text, **data}
+    if errors:
+        return _events_page(request, session, patient, 422, follow=follow, follow_errors=errors)
+    author = Author(session.user.name, session.user.role, request.app.state.settings.utc())
+    try:
+        with request.app.state.write_lock:
+            follow_up_adverse_event(
+                request.app.state.target,
+                session.user,
+                author,
+                patient=patient,
+                event=int(event_text),
+                reason=data.get("reason", "").strip() or None,
+                end=end,
+                outcome=data.get("outcome") or None,
+                action=data.get("action") or None,
+            )
+    except InvalidValueError as error:
+        message = clean(request, str(error))
+        field = "reason" if "reason" in message else refusal_field(message)
+        field = field if field in ("end", "outcome", "reason") else "form"
+        return _events_page(
+            request, session, patient, 422, follow=follow, follow_errors={field: message}
+        )
+    return RedirectResponse(
+        f"/patients/{patient}/adverse-events?done={int(event_text)}", status_code=303
+    )
+
+
+def _adherence_rows(study) -> list[dict[str, Any]]:
+    return plain_rows(adherence(study, sees_arms=True))
+
+
+@router.get("/sessions")
+def sessions_overview(request: Request, session: Session) -> Response:
+    """Adherence per patient: sessions done of planned, pulses per arm of planned,
+    interruptions, coil deviations (unblinded physician only; others the same 403)."""
+    study = read_study(request.app.state.target, tables=SESSION_TABLES)
+    session_log(study, session.user)  # the role check, before anything is shown
+    return render(
+        request,
+        "sessions.html",
+        session=session,
+        patient=None,
+        adherence=_adherence_rows(study),
+        stim=study.protocol.stimulation,
+    )
+
+
+def _sessions_page(request, session, patient, status=200, **extra) -> Response:
+    study = read_study(request.app.state.target, tables=SESSION_TABLES)
+    rows = plain_rows(session_log(study, session.user, patient))
+    if patient not in set(study.patients["patient"]):
+        raise WebError(404, "not_found", f"{patient} is not enrolled")
+    stim = study.protocol.stimulation
+    done = {r["session"] for r in rows}
+    following = next((n for n in range(1, stim.sessions + 1) if n not in done), None)
+    context = {"form": {}, "errors": {}, **extra}
+    return render(
+        request,
+        "sessions.html",
+        status,
+        session=session,
+        patient=patient,
+        rows=rows,
+        adherence=[r for r in _adherence_rows(study) if r["patient"] == patient],
+        stim=stim,
+        following=following,
+        today=request.app.state.settings.clock().date().isoformat(),
+        coils=COILS,
+        locked=bool(study.meta.get("locked")),
+        **context,
+    )
+
+
+@router.get("/patients/{patient}/sessions")
+def sessions_page(request: Request, session: Session, patient: str) -> Response:
+    """The patient's stimulation sessions and the form to log one (unblinded physician)."""
+    return _sessions_page(request, session, patient, done=request.query_params.get("done"))
+
+
+@router.post("/patients/{patient}/sessions")
+async def sessions_submit(request: Request, session: Session, patient: str) -> Response:
+    """Log a stimulation session (unblinded physician only)."""
+    data = await form_of(request, session)
+    return await run_in_threadpool(_log_session, request, session, patient, data)
+
+
+SESSION_FORM_FIELDS = ("session", "date", "trains", "interruptions", "interruption_cause")
+
+
+def _log_session(request, session, patient, data) -> Response:
+    errors: dict[str, str] = {}
+    numbers: dict[str, int | None] = {}
+    for name in ("session", "trains", "interruptions"):
+        text = data.get(name, "").strip()
+        if text and not text.isdigit():
+            errors[name] = f"{text!r} is not a whole number"
+        numbers[name] = int(text) if text.isdigit() else None
+    if numbers["session"] is None and "session" not in errors:
+        errors["session"] = "enter the session number"
+    day = _day(data.get("date", ""), "date", errors)
+    if day is None and "date" not in errors:
+        errors["date"] = "enter the session date (YYYY-MM-DD)"
+    if errors:
+        return _sessions_page(request, session, patient, 422, form=data, errors=errors)
+    author = Author(session.user.name, session.user.role, request.app.state.settings.utc())
+    try:
+        with request.app.state.write_lock:
+            row = log_session(
+                request.app.state.target,
+                session.user,
+                author,
+                patient=patient,
+                session=numbers["session"],
+                date=day,
+                trains=numbers["trains"],
+                completed=data.get("completed") == "yes",
+                operator=data.get("operator", "")[:100],
+                coils={
+                    "left": data.get("coil_left") or None,
+                    "right": data.get("coil_right") or None,
+                },
+                interruptions=numbers["interruptions"] or 0,
+                interruption_cause=data.get("interruption_cause", "")[:500],
+            )
+    except InvalidValueError as error:
+        message = clean(request, str(error))
+        field = refusal_field(message)
+        errors = {field if field in SESSION_FORM_FIELDS else "form": message}
+        return _sessions_page(request, session, patient, 422, form=data, errors=errors)
+    return RedirectResponse(f"/patients/{patient}/sessions?done={row['session']}", status_code=303)
+
+
+# The report's own page: its inline style and embedded figures, nothing else.
+REPORT_POLICY = (
+    "default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
+    "frame-ancestors 'none'; form-action 'none'"
+)
+
+
+@router.get("/report")
+def report_page(request: Request, session: Session) -> Response:
+    """The study report as `nmmstrial report --user` writes it for this user: arms coded
+    X / Y for blinded roles until the study is unblinded, real / sham otherwise."""
+    target = request.app.state.target
+    with request.app.state.sessions.engine.connect() as connection:
+        head = connection.execute(select(func.max(audit_table.c.seq))).scalar()
+
+    def render_report() -> str:
+        study = seen_by(read_study(target), session.user)
+        with tempfile.TemporaryDirectory(prefix="nmmstrial-report-") as folder:
+            return write_report(study, folder).read_text(encoding="utf-8")
+
+    blinded = not session.user.sees_arms(request.app.state.studies.get().meta)
+    page = request.app.state.reports.get(head, blinded, render_report)
+    return HTMLResponse(page, headers={"Content-Security-Policy": REPORT_POLICY})
