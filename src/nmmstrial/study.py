@@ -90,6 +90,8 @@ TABLES: dict[str, dict[str, tuple[str, str]]] = {
         ),
         "outcome": ("string", "resolved / ongoing"),
         "end_day": ("Int64", "study day the event ended; empty while ongoing"),
+        "onset_date": ("string", "date of onset, ISO 8601"),
+        "end_date": ("string", "date the event ended, ISO 8601; empty while ongoing"),
         "action": (
             "string",
             "action taken: none / session_interrupted / stimulation_stopped / "

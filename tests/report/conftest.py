@@ -168,7 +168,14 @@ def _adverse_events() -> pd.DataFrame:
     # resolved the day after onset, nothing done (store migration 0008's columns)
     frame = pd.DataFrame(rows, columns=columns)
     relatedness = frame["related_to"].map(lambda r: "unrelated" if r == "none" else "probable")
-    return frame.assign(relatedness=relatedness, end_day=frame["onset_day"] + 1, action="none")
+    onset = pd.to_datetime("2016-03-08") + pd.to_timedelta(frame["onset_day"], unit="D")
+    return frame.assign(
+        relatedness=relatedness,
+        end_day=frame["onset_day"] + 1,
+        action="none",
+        onset_date=onset.dt.strftime("%Y-%m-%d"),
+        end_date=(onset + pd.Timedelta(days=1)).dt.strftime("%Y-%m-%d"),
+    )
 
 
 def make_study(**meta) -> Study:

@@ -99,6 +99,8 @@ def study() -> Study:
             "outcome": ["resolved", "ongoing"],
             "end_day": [21, None],
             "action": ["none", "treatment_given"],
+            "onset_date": ["2016-03-22", "2016-03-12"],
+            "end_date": ["2016-03-29", None],
         }
     )
     biopsies = pd.DataFrame(

@@ -202,15 +202,12 @@ def report_adverse_event(
     visits = [v.code for v in study.protocol.visits]
     if visit is not None and visit not in visits:
         raise InvalidValueError(f"visit {visit!r} is not one of {', '.join(visits)}")
-    if end is not None and end < onset:
-        raise InvalidValueError(f"end {end.isoformat()} is before the onset")
-    day = _study_day(study, patient, onset)
-    end_day = _end_day(study, patient, day, end, outcome)
+    end_day = _end_day(study, patient, onset, end, outcome)
     numbers = study.adverse_events.query("patient == @patient")["event"]
     row = {
         "patient": patient,
         "event": int(numbers.max()) + 1 if len(numbers) else 1,
-        "onset_day": day,
+        "onset_day": _study_day(study, patient, onset),
         "time": visit,
         "term": term.strip(),
         "side": side,
@@ -220,6 +217,8 @@ def report_adverse_event(
         "relatedness": relatedness,
         "outcome": outcome,
         "end_day": end_day,
+        "onset_date": onset.isoformat(),
+        "end_date": end.isoformat() if end else None,
         "action": action,
     }
     add_rows(target, "adverse_events", pd.DataFrame([row]), author)
@@ -262,17 +261,27 @@ def _study_day(study: Study, patient: str, day: dt.date) -> int | None:
 
 
 def _end_day(
-    study: Study, patient: str, onset_day: int | None, end: dt.date | None, outcome: str
+    study: Study, patient: str, onset: dt.date | None, end: dt.date | None, outcome: str
 ) -> int | None:
     """The study day an event ended: only a resolved event has one, not before onset."""
     if end is None:
         return None
     if outcome != "resolved":
         raise InvalidValueError("an event with an end date is resolved: give --outcome resolved")
-    end_day = _study_day(study, patient, end)
-    if end_day is not None and onset_day is not None and end_day < onset_day:
+    if onset is not None and end < onset:
         raise InvalidValueError(f"end {end.isoformat()} is before the onset")
-    return end_day
+    return _study_day(study, patient, end)
+
+
+def _stored_onset(study: Study, patient: str, stored: pd.Series) -> dt.date | None:
+    """An event's onset date: as entered, else from its study day (events stored before
+    dates were kept)."""
+    if not pd.isna(stored["onset_date"]):
+        return dt.date.fromisoformat(stored["onset_date"])
+    t0 = study.visits.query("patient == @patient and time == 'T0'")
+    if pd.isna(stored["onset_day"]) or not len(t0):
+        return None
+    return dt.date.fromisoformat(t0["date"].iloc[0]) + dt.timedelta(days=int(stored["onset_day"]))
 
 
 def follow_up_adverse_event(
@@ -317,12 +326,13 @@ def follow_up_adverse_event(
         )
     if end is not None:
         updates.setdefault("outcome", "resolved")
-        onset = None if pd.isna(stored["onset_day"]) else int(stored["onset_day"])
+        onset = _stored_onset(study, patient, stored)
         updates["end_day"] = _end_day(study, patient, onset, end, updates["outcome"])
-    elif updates.get("outcome") == "ongoing" and not pd.isna(stored["end_day"]):
-        updates["end_day"] = None
-    resolving = set(updates) <= {"outcome", "end_day", "action"} and (
-        stored["outcome"] == "ongoing" and pd.isna(stored["end_day"])
+        updates["end_date"] = end.isoformat()
+    elif updates.get("outcome") == "ongoing" and not pd.isna(stored["end_date"]):
+        updates["end_day"] = updates["end_date"] = None
+    resolving = set(updates) <= {"outcome", "end_day", "end_date", "action"} and (
+        stored["outcome"] == "ongoing" and pd.isna(stored["end_date"])
     )
     return update_row(
         target,

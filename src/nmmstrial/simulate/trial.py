@@ -122,7 +122,9 @@ class _Simulator:
             ]
             observations += self._observation_rows(patient, clinical, course, days)
             sessions += self._session_rows(patient, t0_date, entries[i].real_side)
-            events += self._adverse_events(patient, days, biopsied=patient not in flow["refused"])
+            events += self._adverse_events(
+                patient, days, t0_date, biopsied=patient not in flow["refused"]
+            )
         patients_frame = pd.DataFrame(patients)
         patients_frame["sex"] = self._sexes(n)
         allocation_frame = pd.DataFrame(allocation).assign(real_code=rlist.real_code)
@@ -470,7 +472,9 @@ class _Simulator:
                 )
         return rows
 
-    def _adverse_events(self, patient: str, days: dict[str, int], *, biopsied: bool) -> list[dict]:
+    def _adverse_events(
+        self, patient: str, days: dict[str, int], t0_date: dt.date, *, biopsied: bool
+    ) -> list[dict]:
         a = self.c["adverse_events"]
         events = []
         biopsy_visit = self.protocol.biopsy_visit
@@ -510,7 +514,13 @@ class _Simulator:
         ordered = sorted(days.items(), key=lambda kv: kv[1])
         for number, event in enumerate(sorted(events, key=lambda e: e["onset_day"]), start=1):
             reported = next((t for t, d in ordered if d > event["onset_day"]), ordered[-1][0])
-            event.update(patient=patient, event=number, time=reported)
+            event.update(
+                patient=patient,
+                event=number,
+                time=reported,
+                onset_date=(t0_date + dt.timedelta(days=event["onset_day"])).isoformat(),
+                end_date=(t0_date + dt.timedelta(days=event["end_day"])).isoformat(),
+            )
         return events
 
 

@@ -46,8 +46,9 @@ def event_id(patient: str, event: int) -> str:
 def adverse_events(study: Study, patient: str | None = None) -> list[dict[str, Any]]:
     """The stored adverse events (of `patient`), oldest first, with their `id`.
 
-    The conduct layer stores onset and end as study days (T0 = day 0); `onset` and `end`
-    are those days as dates, null while the patient has no T0 date to count from.
+    `onset` and `end` are the dates as entered; `onset_day` and `end_day` the study days
+    (T0 = day 0), null while the patient has no T0 date to count from. An event stored
+    before dates were kept gets its dates back from its days.
     """
     frame = study.adverse_events
     if patient is not None:
@@ -63,8 +64,8 @@ def adverse_events(study: Study, patient: str | None = None) -> list[dict[str, A
                 "patient": row["patient"],
                 "event": int(row["event"]),
                 "term": row["term"],
-                "onset": _date(day0, row["onset_day"]),
-                "end": _date(day0, row["end_day"]),
+                "onset": row["onset_date"] or _date(day0, row["onset_day"]),
+                "end": row["end_date"] or _date(day0, row["end_day"]),
                 "onset_day": row["onset_day"],
                 "end_day": row["end_day"],
                 "severity": row["severity"],
