@@ -3,7 +3,6 @@ per oocyte, checked against drc's estimates for real data sets (R reference fits
 
 import hashlib
 import json
-import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -28,20 +27,6 @@ def fit(sheet, study, *args):
         "assay", "ephys", "dose-response", sheet, "--study", study, "--user", "electrophysiologist",
         *args,
     )  # fmt: skip
-
-
-@pytest.fixture(scope="module")
-def simulated(tmp_path_factory):
-    path = tmp_path_factory.mktemp("ec50") / "study.db"
-    assert run("simulate", "--out", path, "--seed", 3).exit_code == 0
-    return path
-
-
-@pytest.fixture
-def study(simulated, tmp_path):
-    path = tmp_path / "study.db"
-    shutil.copy(simulated, path)
-    return path
 
 
 def samples(study):

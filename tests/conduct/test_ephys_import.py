@@ -30,20 +30,6 @@ def measure(*args):
     return run("assay", "ephys", "measure", *args)
 
 
-@pytest.fixture(scope="module")
-def simulated(tmp_path_factory):
-    path = tmp_path_factory.mktemp("ephys") / "study.db"
-    assert run("simulate", "--out", path, "--seed", 3).exit_code == 0
-    return path
-
-
-@pytest.fixture
-def study(simulated, tmp_path):
-    path = tmp_path / "study.db"
-    shutil.copy(simulated, path)
-    return path
-
-
 def samples(study):
     """Two biopsy samples of the study whose oocytes are numbered below 90."""
     biopsies = read_study(study).biopsies
