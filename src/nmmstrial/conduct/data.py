@@ -31,11 +31,15 @@ def entry_roles(measure: str) -> tuple[str, ...]:
 
 
 def open_unlocked(
-    target: str, author: Author, what: str, tables: tuple[str, ...] | None = None
+    target: str,
+    author: Author,
+    what: str,
+    tables: tuple[str, ...] | None = None,
+    patients: list[str] | None = None,
 ) -> Study:
-    """The study (only `tables`, if given), if it is not locked; else the attempt is
-    recorded and refused."""
-    study = read_study(target, tables=tables)
+    """The study (only `tables` and `patients`, if given), if it is not locked; else the
+    attempt is recorded and refused."""
+    study = read_study(target, tables=tables, patients=patients)
     if study.meta.get("locked"):
         log_event(target, author.entry("refused", reason=f"entry after lock ({what})"))
         raise LockedError(f"{target}: the database is locked; no entry is accepted")
@@ -58,8 +62,14 @@ def record_assessments(
     `versions`: the version each change was based on (the web app's optimistic lock);
     a value changed meanwhile by someone else raises StaleVersionError."""
     visit_date = visit_date or author.utc[:10]
-    # Entering needs the patients and the stored values (for the derived measures) only.
-    study = open_unlocked(target, author, source, tables=("patients", "observations"))
+    # Entering needs the patients and their stored values (for the derived measures) only.
+    study = open_unlocked(
+        target,
+        author,
+        source,
+        tables=("patients", "observations"),
+        patients=sorted(set(rows["patient"].dropna().astype(str))),
+    )
     validate_observations(rows, study.protocol, source=source)
     known = set(study.patients["patient"])
     for number, row in enumerate(rows.itertuples(index=False), start=1):

@@ -307,12 +307,15 @@ def write_study(
     return target
 
 
-def _frame(connection: Connection, name: str) -> pd.DataFrame:
+def _frame(
+    connection: Connection, name: str, patients: Sequence[str] | None = None
+) -> pd.DataFrame:
     table = trial_tables[name]
     columns = list(TABLES[name])
-    result = connection.execute(
-        select(*(table.c[column] for column in columns)).order_by(table.c.id)
-    ).all()
+    query = select(*(table.c[column] for column in columns)).order_by(table.c.id)
+    if patients is not None and "patient" in columns:
+        query = query.where(table.c.patient.in_(list(patients)))
+    result = connection.execute(query).all()
     # Object columns until `conform`: letting pandas infer would turn Int64 into floats.
     data = {
         column: pd.Series([row[i] for row in result], dtype=object)
@@ -323,11 +326,17 @@ def _frame(connection: Connection, name: str) -> pd.DataFrame:
     return pd.DataFrame(data, columns=columns)
 
 
-def read_study(target: Target, *, tables: Sequence[str] | None = None) -> Study:
+def read_study(
+    target: Target,
+    *,
+    tables: Sequence[str] | None = None,
+    patients: Sequence[str] | None = None,
+) -> Study:
     """Read the study at `target` (a SQLite path or a URL), as it was written.
 
     `tables`: read only these trial tables (the others come back empty), for readers
-    that need a few small ones on every request (the web app's dashboard)."""
+    that need a few small ones on every request (the web app's dashboard).
+    `patients`: only these patients' rows (entering one visit needs no other)."""
     label = describe(target)
     engine = open_study_db(target)
     try:
@@ -335,7 +344,7 @@ def read_study(target: Target, *, tables: Sequence[str] | None = None) -> Study:
             row = connection.execute(select(study_table.c.protocol, study_table.c.meta)).first()
             if row is None:
                 raise StoreError(f"{label}: the study database holds no study (no study row)")
-            frames = {name: _frame(connection, name) for name in (tables or TABLES)}
+            frames = {name: _frame(connection, name, patients) for name in (tables or TABLES)}
             sealed = connection.execute(select(randomization_table)).mappings().first()
     except SQLAlchemyError as error:
         raise StoreError(f"{label}: cannot read the study: {error_line(error)}") from error
