@@ -216,3 +216,33 @@ def test_mixed_model_on_log_peak_nests_oocytes_in_patients():
     )
     assert mixed.group == "patient/oocyte"
     assert np.exp(mixed.contrasts.iloc[0]["estimate"]) == pytest.approx(2.0, rel=0.2)
+
+
+ED = json.loads((REFERENCE / "doseresponse_ed.json").read_text())
+ED_SETS = {
+    "ryegrass": (SETS["ryegrass"], "ll4", False),
+    "ryegrass_rising": (SETS["ryegrass"], "ll4", True),
+    "secalonic_LL3": (SETS["secalonic"], "ll3", False),
+    "S.alba_Glyphosate": (SETS["S.alba_Glyphosate"], "ll4", False),
+}
+
+
+@pytest.mark.parametrize("name", list(ED_SETS))
+@pytest.mark.parametrize("p", [10, 90])
+def test_effective_dose_intervals_match_r(name, p):
+    # R refits with ln ED_p as a parameter (no delta method) and an exact Hessian;
+    # ryegrass ED10 1.4637 (SE 0.1868, Wald 1.0741-1.8533) is drc's published ED() too
+    (file, conc, response, curve, label), model, rising = ED_SETS[name]
+    data = pd.read_csv(DATA / file)
+    if rising:  # 10 - root length: a rising curve (b < 0), ED10 still below the EC50
+        data[response] = 10 - data[response]
+    rows = fit_dose_response(data, conc, response, curve=curve, model=model, source=file)
+    got = next(row for row in rows if row["curve"] == label)
+    want = ED[f"{name}_ed{p}"]
+    assert (got["b"] < 0) is rising
+    assert got[f"ed{p}"] == pytest.approx(want["ed"], rel=1e-5)
+    assert got[f"ed{p}_se"] == pytest.approx(want["se"], rel=1e-4)
+    assert got[f"ed{p}_ci_wald"] == pytest.approx(want["wald"], rel=1e-4)
+    assert got[f"ed{p}_ci_log"] == pytest.approx(want["log"], rel=1e-4)
+    # confint.nls interpolates its profile with a spline: within 0.05 % of the root
+    assert got[f"ed{p}_ci_profile"] == pytest.approx(want["profile"], rel=2e-3)

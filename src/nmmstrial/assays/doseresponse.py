@@ -123,17 +123,16 @@ def _bounds(layout: _Layout, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.array(lower), np.array(upper)
 
 
-def _solve(x, y, layout, starts) -> tuple[np.ndarray, float]:
+def _least_squares(residual, jacobian, starts, lower, upper) -> tuple[np.ndarray, float]:
     """Least squares from each start; the best converged solution strictly inside the bounds."""
-    lower, upper = _bounds(layout, x)
     best = None
     for start in starts:
         start = np.clip(np.asarray(start, dtype=float), lower + 1e-6, upper - 1e-6)
         try:
             fit = optimize.least_squares(
-                lambda t: y - _predict(t, x, layout)[0],
+                residual,
                 start,
-                jac=lambda t: -_predict(t, x, layout)[1],
+                jac=jacobian,
                 bounds=(lower, upper),
                 method="trf",
                 x_scale="jac",
@@ -155,6 +154,17 @@ def _solve(x, y, layout, starts) -> tuple[np.ndarray, float]:
     if best is None:
         return None, math.nan
     return best
+
+
+def _solve(x, y, layout, starts) -> tuple[np.ndarray, float]:
+    lower, upper = _bounds(layout, x)
+    return _least_squares(
+        lambda t: y - _predict(t, x, layout)[0],
+        lambda t: -_predict(t, x, layout)[1],
+        starts,
+        lower,
+        upper,
+    )
 
 
 def _starts(x: np.ndarray, y: np.ndarray, fixed_c: float | None) -> list[np.ndarray]:
@@ -224,33 +234,57 @@ def _fit(x, y, layout, starts, *, se: str, what: str) -> _Fit:
     return _Fit(theta, rss, df, vcov, layout.names)
 
 
-def _profile_ci(x, y, fit: _Fit, fixed_c: float | None, level: float) -> list[float | None]:
-    """Profile-likelihood CI for e: ln e where (RSS_profile - RSS) / s^2 = t^2 (confint.nls).
+def _profile_ci(
+    x, y, fit: _Fit, fixed_c: float | None, level: float, p: float = 50
+) -> list[float | None]:
+    """Profile-likelihood CI for ED_p: ln ED_p where (RSS_profile - RSS) / s^2 = t^2
+    (confint.nls). ln e = ln ED_p - ln(p / (100 - p)) / |b| while the other parameters
+    are refitted; for p != 50 the slope keeps its sign (ED_p counts from the zero-dose
+    plateau, which a sign change would swap).
 
     A limit the profile does not cross continuously within 1000x of the doses is None.
     """
     s2 = fit.rss / fit.df
     target = fit.rss + s2 * stats.t.ppf((1 + level) / 2, fit.df) ** 2
-    free = ["b", "d"] if fixed_c is not None else ["b", "c", "d"]
+    k = math.log(p / (100 - p))
+    names = ["b", "d", "loge"] if fixed_c is not None else ["b", "c", "d", "loge"]
+    layout = _layout(x.size, names, {} if fixed_c is None else {"c": fixed_c})
+    lower, upper = (bound[:-1].copy() for bound in _bounds(layout, x))
     rest = fit.theta[:-1]
+    sign = 1.0 if rest[0] > 0 else -1.0
+    if k != 0:
+        lower[0], upper[0] = (1e-3, upper[0]) if sign > 0 else (lower[0], -1e-3)
     cache = {"theta": rest.copy()}
 
-    def excess(loge: float) -> float:
-        fixed = {"loge": loge} if fixed_c is None else {"loge": loge, "c": fixed_c}
-        layout = _layout(x.size, free, fixed)
-        theta, rss = _solve(x, y, layout, [cache["theta"], rest])
+    def excess(led: float) -> float:
+        def theta_of(r):
+            return np.append(r, led - k / abs(r[0]))
+
+        def jacobian(r):
+            jac = _predict(theta_of(r), x, layout)[1]
+            out = jac[:, :-1].copy()
+            out[:, 0] += jac[:, -1] * k * sign / r[0] ** 2  # ln e moves with b
+            return -out
+
+        def residual(r):
+            return y - _predict(theta_of(r), x, layout)[0]
+
+        # warm start from the neighbouring profile point, as R's profiler does
+        theta, rss = _least_squares(residual, jacobian, [cache["theta"]], lower, upper)
+        if theta is None:
+            theta, rss = _least_squares(residual, jacobian, [rest], lower, upper)
         if theta is None:
             return math.inf
         cache["theta"] = theta
         return rss - target
 
-    loge_hat = float(fit.theta[-1])
-    step = max(float(np.sqrt(fit.vcov[-1, -1])), 0.01)
+    led_hat = float(fit.theta[-1]) + k / abs(rest[0])
+    step = max(_se_log_effective_dose(fit, p), 0.01)
     low_e, high_e = math.log(x[x > 0].min() / 1e3), math.log(x[x > 0].max() * 1e3)
     out: list[float | None] = []
     for direction in (-1, 1):
         cache["theta"] = rest.copy()
-        inner, outer = loge_hat, loge_hat + direction * step
+        inner, outer = led_hat, led_hat + direction * step
         found = None
         while low_e < outer < high_e:
             value = excess(outer)
@@ -266,6 +300,30 @@ def _profile_ci(x, y, fit: _Fit, fixed_c: float | None, level: float) -> list[fl
             step *= 1.6
         out.append(math.exp(found) if found is not None else None)
     return out
+
+
+def _se_log_effective_dose(fit: _Fit, p: float) -> float:
+    """SE of ln ED_p by the delta method: ln ED_p = ln e + ln(p / (100 - p)) / |b|."""
+    b = fit.theta[0]
+    k = math.log(p / (100 - p))
+    gradient = np.zeros(fit.theta.size)
+    gradient[0] = -k * math.copysign(1.0, b) / b**2
+    gradient[-1] = 1.0
+    return float(math.sqrt(gradient @ fit.vcov @ gradient))
+
+
+def _effective_dose_intervals(x, y, fit: _Fit, fixed_c, p: float, t: float, level: float) -> dict:
+    """ED_p with its Wald (natural scale), log-scale and profile-likelihood intervals."""
+    b, loge = fit.theta[0], fit.theta[-1]
+    ed = _effective_dose(math.exp(loge), b, p)
+    se_log = _se_log_effective_dose(fit, p)
+    se = ed * se_log
+    return {
+        "se": se,
+        "ci_wald": [float(ed - t * se), float(ed + t * se)],
+        "ci_log": [math.exp(math.log(ed) - t * se_log), math.exp(math.log(ed) + t * se_log)],
+        "ci_profile": _profile_ci(x, y, fit, fixed_c, level, p),
+    }
 
 
 def _effective_dose(e: float, b: float, p: float) -> float:
@@ -311,10 +369,11 @@ def fit_curve(
     c is "not identified" when its SE is at least |c| (the data cannot tell it from
     0). With `model=None` the LL.3 fit is then returned (model "ll3", the flag
     `lower_plateau_not_identified` and a `note` saying so); `model="ll4"` keeps LL.4
-    and flags it; `model="ll3"` fits LL.3 only. EC50 intervals: Wald on the natural
-    scale (e +/- t SE), on the log scale (exp(ln e +/- t SE / e), GraphPad's), and the
-    profile likelihood (None where the profile does not reach the limit within 1000x
-    of the doses). `*_outside_range` flags an estimate outside the positive doses tested.
+    and flags it; `model="ll3"` fits LL.3 only. EC50, ED10 and ED90 intervals: Wald
+    on the natural scale (ED +/- t SE, drc's "delta"), on the log scale (exp(ln ED +/-
+    t SE(ln ED)), GraphPad's), and the profile likelihood (None where the profile does
+    not reach the limit within 1000x of the doses). `*_outside_range` flags an
+    estimate outside the positive doses tested.
     """
     if model is not None and model not in MODELS:
         raise InvalidValueError(f"model {model!r}: use one of {', '.join(MODELS)}")
@@ -377,13 +436,20 @@ def _curve_row(x, y, fit: _Fit, fixed_c, flags, note, *, se, level) -> dict:
         c, se_c = fixed_c, None
         se_b, se_d, se_loge = np.sqrt(np.diag(fit.vcov))
     e = math.exp(loge)
-    se_e = e * se_loge
     t = stats.t.ppf((1 + level) / 2, fit.df)
-    ed10, ed90 = _effective_dose(e, b, 10), _effective_dose(e, b, 90)
+    doses = {"ec50": 50, "ed10": 10, "ed90": 90}
+    estimates = {name: _effective_dose(e, b, p) for name, p in doses.items()}
     tested = x[x > 0]
-    for name, value in (("ec50", e), ("ed10", ed10), ("ed90", ed90)):
+    for name, value in estimates.items():
         if not tested.min() <= value <= tested.max():
             flags.append(f"{name}_outside_range")
+    intervals = {}
+    for name, p in doses.items():
+        row = _effective_dose_intervals(x, y, fit, fixed_c, p, t, level)
+        if name != "ec50":
+            intervals[f"{name}_se"] = row["se"]
+        for kind in ("wald", "log", "profile"):
+            intervals[f"{name}_ci_{kind}"] = row[f"ci_{kind}"]
     return {
         "model": "ll3" if fixed_c is not None else "ll4",
         "n": int(x.size),
@@ -397,14 +463,12 @@ def _curve_row(x, y, fit: _Fit, fixed_c, flags, note, *, se, level) -> dict:
         "se_b": float(se_b),
         "se_c": None if se_c is None else float(se_c),
         "se_d": float(se_d),
-        "se_e": float(se_e),
+        "se_e": float(e * se_loge),
         "se_method": se,
         "ec50": e,
-        "ec50_ci_wald": [float(e - t * se_e), float(e + t * se_e)],
-        "ec50_ci_log": [math.exp(loge - t * se_loge), math.exp(loge + t * se_loge)],
-        "ec50_ci_profile": _profile_ci(x, y, fit, fixed_c, level),
-        "ed10": float(ed10),
-        "ed90": float(ed90),
+        "ed10": float(estimates["ed10"]),
+        "ed90": float(estimates["ed90"]),
+        **intervals,
         "bottom": float(c),
         "top": float(d),
         "hill_slope": float(-b),

@@ -61,7 +61,9 @@ TABLE = (
     "hill_slope",
     "log_ec50",
     "ed10",
+    "ed10_ci_profile",
     "ed90",
+    "ed90_ci_profile",
     "flags",
 )
 
