@@ -246,3 +246,14 @@ def test_effective_dose_intervals_match_r(name, p):
     assert got[f"ed{p}_ci_log"] == pytest.approx(want["log"], rel=1e-4)
     # confint.nls interpolates its profile with a spline: within 0.05 % of the root
     assert got[f"ed{p}_ci_profile"] == pytest.approx(want["profile"], rel=2e-3)
+
+
+def test_flat_data_is_not_a_curve():
+    x = np.array([0.0, 1, 2, 3, 4, 5])
+    y = np.array([1.0, 1.1, 0.9, 1.05, 0.95, 1.0])
+    with pytest.raises(InvalidValueError, match=r"slope b .* not determined by these data"):
+        fit_curve(x, y, model="ll4")
+    # the default falls back to LL.3, whose EC50 lies beyond the doses and says so
+    got = fit_curve(x, y)
+    assert got["model"] == "ll3" and "ec50_outside_range" in got["flags"]
+    assert got["ec50_ci_profile"] == [None, None]

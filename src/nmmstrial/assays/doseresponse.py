@@ -12,6 +12,7 @@ s^2 (J'J)^-1 (`se="nls"`) drops the curvature term and differs by up to ~13 %.
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -231,7 +232,28 @@ def _fit(x, y, layout, starts, *, se: str, what: str) -> _Fit:
             f"{what}: the fit did not converge (the curvature at the optimum is singular: "
             "a parameter is not determined by these data)"
         )
+    _check_determined(theta, vcov, layout.names, what)
     return _Fit(theta, rss, df, vcov, layout.names)
+
+
+# Beyond these SEs an estimate says nothing: |b| is bounded by 100, and an SE of 10 on
+# ln e puts the EC50's 95 % interval across more than 17 orders of magnitude.
+_UNDETERMINED_SE = {"b": 100.0, "loge": 10.0}
+
+
+def _check_determined(theta, vcov, names, what: str) -> None:
+    """Refuse an optimum whose slope or EC50 the data leave undetermined (a flat curve)."""
+    for i, name in enumerate(names):
+        kind = name.split(":")[0]
+        se = math.sqrt(vcov[i, i])
+        if kind in _UNDETERMINED_SE and se > _UNDETERMINED_SE[kind]:
+            shown = "EC50" if kind == "loge" else "slope b"
+            value = math.exp(theta[i]) if kind == "loge" else theta[i]
+            raise InvalidValueError(
+                f"{what}: the fit did not converge to a curve: the {shown} ({value:.4g}) is "
+                f"not determined by these data (SE of {'ln e' if kind == 'loge' else 'b'} "
+                f"{se:.3g}); is there a dose-response at all?"
+            )
 
 
 def _profile_ci(
@@ -290,11 +312,14 @@ def _profile_ci(
             value = excess(outer)
             if value > 0:
                 if math.isfinite(value):
-                    root = optimize.brentq(excess, min(inner, outer), max(inner, outer), xtol=1e-10)
                     # a jump across the limit (the slope running to a step between two
                     # doses) is not a crossing: R's profile reports NA there too
-                    if abs(excess(root)) < 1e-3 * s2:
-                        found = root
+                    with contextlib.suppress(ValueError):  # no sign change on refitting
+                        root = optimize.brentq(
+                            excess, min(inner, outer), max(inner, outer), xtol=1e-10
+                        )
+                        if abs(excess(root)) < 1e-3 * s2:
+                            found = root
                 break
             inner, outer = outer, outer + direction * step
             step *= 1.6
@@ -321,9 +346,17 @@ def _effective_dose_intervals(x, y, fit: _Fit, fixed_c, p: float, t: float, leve
     return {
         "se": se,
         "ci_wald": [float(ed - t * se), float(ed + t * se)],
-        "ci_log": [math.exp(math.log(ed) - t * se_log), math.exp(math.log(ed) + t * se_log)],
+        "ci_log": [
+            _exp_or_none(math.log(ed) - t * se_log),
+            _exp_or_none(math.log(ed) + t * se_log),
+        ],
         "ci_profile": _profile_ci(x, y, fit, fixed_c, level, p),
     }
+
+
+def _exp_or_none(value: float) -> float | None:
+    """exp, or None where it is not a number (an interval too wide to state)."""
+    return math.exp(value) if value < 700 else None
 
 
 def _effective_dose(e: float, b: float, p: float) -> float:
