@@ -10,7 +10,15 @@ class ProtocolError(NmmstrialError, ValueError):
 
 
 class InvalidValueError(NmmstrialError, ValueError):
-    """A value breaks the protocol: unknown visit or measure, range, type."""
+    """A value breaks the protocol: unknown visit or measure, range, type.
+
+    `field`, when given, names the input the refusal is about, as the JSON API and the
+    forms call it (`patient`, `time`, `measure`, `side`, `value`, `reason`, `term`, ...);
+    the message says the same for people."""
+
+    def __init__(self, *args: object, field: str | None = None) -> None:
+        super().__init__(*args)
+        self.field = field
 
 
 class StoreError(NmmstrialError):

@@ -34,6 +34,7 @@ def check_tidy(frame: pd.DataFrame, *, source: str = "observations") -> pd.DataF
         row = int(bad.nonzero()[0][0])
         raise InvalidValueError(
             f"{source}, row {row + 1}, field side: {side.iloc[row]!r} is not one of "
-            f"{', '.join(SIDES)} (or empty for a per-patient measure)"
+            f"{', '.join(SIDES)} (or empty for a per-patient measure)",
+            field="side",
         )
     return frame

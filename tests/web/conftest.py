@@ -15,11 +15,24 @@ pytest.importorskip("fastapi")  # the `web` extra; `make test` installs it
 from fastapi.testclient import TestClient
 
 from nmmstrial.cli import cli
-from nmmstrial.conduct import ROLES
+from nmmstrial.conduct import ROLES, UNBLINDED_ROLES
 from nmmstrial.web import Settings, create_app
 
 PASSWORD = "demo"
 PATIENTS = ("P01", "P02")
+BLINDED = [role for role in ROLES if role not in UNBLINDED_ROLES]
+# An adverse event as POST /api/adverse-events takes it; tests vary single fields.
+EVENT = {
+    "patient": "P01",
+    "term": "headache",
+    "onset": "2026-11-20",
+    "end": None,
+    "severity": "mild",
+    "serious": False,
+    "relatedness": "possible",
+    "action": "none",
+    "outcome": "ongoing",
+}
 
 
 def run(*args, **env):

@@ -19,30 +19,17 @@ import sqlite3
 import pytest
 from fastapi.testclient import TestClient
 
-from nmmstrial.conduct import ROLES, UNBLINDED_ROLES
 from nmmstrial.store import open_study_db, verify_audit
 from nmmstrial.store.audit import _ENTRY_COLUMNS as ENTRY_COLUMNS
 from nmmstrial.store.audit import GENESIS, AuditEntry, entry_hash
 from nmmstrial.web import Settings, create_app
 
-from .conftest import PASSWORD
+from .conftest import BLINDED, EVENT, PASSWORD
 
-BLINDED = [role for role in ROLES if role not in UNBLINDED_ROLES]
 NOON = dt.datetime(2026, 11, 25, 12, 0, tzinfo=dt.UTC)
 TOKENS = re.compile(r'(name="csrf_token" value=")[^"]+(")|(nmmstrial_\w+=)[^;]+')
 WORDS = re.compile(r"\b(real|sham)\b", re.I)
-EVENT = {
-    "patient": "P01",
-    "term": "local redness",
-    "onset": "2026-11-20",
-    "end": None,
-    "severity": "mild",
-    "serious": False,
-    "relatedness": "possible",
-    "action": "none",
-    "outcome": "ongoing",
-    "side": "left",
-}
+EVENT = {**EVENT, "term": "local redness", "side": "left"}
 
 
 def flipped(path, out, *, codes=False):
@@ -158,6 +145,19 @@ def requests_for(app) -> list[tuple[str, str, dict]]:
         ("GET", "/api/adverse-events?patient=P01", {}),
         ("GET", "/patients/P01/adverse-events", {}),
         ("POST", "/patients/P01/sessions", {"data": {}}),
+        # The JSON session log: the same 403 for a new session, one logged (whose coils
+        # differ between the twins), an unknown patient and an invalid body.
+        ("POST", "/api/sessions", {"json": {"patient": "P01", "session": 2}}),
+        ("POST", "/api/sessions", {"json": {"patient": "P01", "session": 1}}),
+        ("POST", "/api/sessions", {"json": {"patient": "P02", "session": 1, "coil_left": "real"}}),
+        ("POST", "/api/sessions", {"json": {"patient": "P99", "session": 1}}),
+        ("POST", "/api/sessions", {"json": {"patient": "P01", "session": "x"}}),
+        # Follow-ups: of the event reported above (the assessor's), refused, unknown.
+        ("POST", "/api/adverse-events/P01:1", {"json": {"end": "2026-11-22"}}),
+        ("POST", "/api/adverse-events/P01:1", {"json": {"severity": "severe"}}),
+        ("POST", "/api/adverse-events/P01:9", {"json": {"outcome": "resolved"}}),
+        ("POST", "/api/adverse-events/P99:1", {"json": {"outcome": "resolved"}}),
+        ("GET", "/api/adverse-events?patient=P01", {}),
     ]
     return calls
 
@@ -186,15 +186,23 @@ def test_no_answer_to_a_blinded_role_depends_on_the_allocation(twins, role):
             login = answer(
                 client, "POST", "/api/login", {"json": {"user": role, "password": PASSWORD}}
             )
-            got = {
-                (method, url): answer(client, method, url, kwargs)
-                for method, url, kwargs in requests_for(app)
-            }
+            got = {}
+            for method, url, kwargs in requests_for(app):
+                key = (method, url)
+                while key in got:  # the same route again, with another body
+                    key = (method, key[1] + "#")
+                got[key] = answer(client, method, url, kwargs)
             got[("POST", "/api/login")] = login
         answers.append(got)
     a, b, c = answers
     assert a.keys() == b.keys() == c.keys()
     assert a.keys() >= CODED
+    # The JSON writes reached the rules they are meant to test (not a 401 or 415).
+    statuses = {key: int(text[:3]) for key, text in a.items()}
+    sessions = [v for (_, url), v in statuses.items() if url.startswith("/api/sessions")]
+    assert sessions == [403, 403, 403, 403, 422]
+    follow = [v for (_, url), v in statuses.items() if url.startswith("/api/adverse-events/")]
+    assert follow == ([200, 422, 404, 404] if role == "assessor" else [403] * 4)
     for key in a:
         assert a[key] == c[key], f"{role}: {key} depends on the allocation"
         if key in CODED:

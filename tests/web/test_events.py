@@ -7,17 +7,7 @@ import re
 
 import pytest
 
-EVENT = {
-    "patient": "P01",
-    "term": "headache",
-    "onset": "2026-11-20",
-    "end": None,
-    "severity": "mild",
-    "serious": False,
-    "relatedness": "possible",
-    "action": "none",
-    "outcome": "ongoing",
-}
+from .conftest import EVENT
 
 
 def test_an_event_is_stored_and_listed(client_for):

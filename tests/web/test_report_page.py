@@ -6,9 +6,7 @@ import re
 
 import pytest
 
-from nmmstrial.conduct import ROLES, UNBLINDED_ROLES
-
-BLINDED = [role for role in ROLES if role not in UNBLINDED_ROLES]
+from .conftest import BLINDED
 
 
 @pytest.mark.parametrize("role", ["statistician", "unblinded_physician"])

@@ -13,21 +13,12 @@ from hypothesis import strategies as st
 
 from nmmstrial.conduct import ROLES
 
-from .conftest import PASSWORD
+from .conftest import EVENT, PASSWORD
 
 ANONYMOUS = "anonymous"
 ENTRY = {"patient": "P01", "time": "T0", "measure": "fvc_pct", "value": 80}
-EVENT = {
-    "patient": "P01",
-    "term": "headache",
-    "onset": "2026-11-20",
-    "end": None,
-    "severity": "mild",
-    "serious": False,
-    "relatedness": "unrelated",
-    "action": "none",
-    "outcome": "ongoing",
-}
+EVENT = {**EVENT, "relatedness": "unrelated"}
+SESSION = {"patient": "P01", "session": 1, "date": "2026-11-20"}
 
 
 def every(status: int, anonymous: int, **roles: int) -> dict[str, int]:
@@ -71,6 +62,12 @@ ROUTES: dict[tuple[str, str], tuple[dict, dict[str, int]]] = {
         {"json": EVENT},
         every(403, 401, assessor=201, unblinded_physician=201),
     ),
+    # After the row above: the assessor and the physician have reported P01:1.
+    ("POST", "/api/adverse-events/{id}"): (
+        {"json": {"end": "2026-11-22", "action": "treatment_given"}},
+        every(403, 401, assessor=200, unblinded_physician=200),
+    ),
+    ("POST", "/api/sessions"): ({"json": SESSION}, every(403, 401, unblinded_physician=201)),
     ("GET", "/api/openapi.json"): ({}, every(200, 200)),
 }
 
@@ -97,6 +94,7 @@ def test_every_route_answers_each_role_as_declared(app, role):
         for method, path in order:
             kwargs, _ = ROUTES[(method, path)]
             url = path.replace("{patient}", "P01").replace("{time}", "T0")
+            url = url.replace("{id}", "P01:1")
             response = client.request(method, url, follow_redirects=False, **kwargs)
             got[(method, path)] = response.status_code
             assert "Traceback" not in response.text

@@ -39,42 +39,53 @@ def validate_observations(
             raise InvalidValueError(
                 f"{where}, field time: unknown visit {rec.time!r}"
                 f"{_suggest(str(rec.time), visits)}; "
-                f"visits: {', '.join(visits)}"
+                f"visits: {', '.join(visits)}",
+                field="time",
             )
         measure = measures.get(rec.measure)
         if measure is None:
             names = list(measures)
             raise InvalidValueError(
                 f"{where}, field measure: unknown measure {rec.measure!r}"
-                f"{_suggest(str(rec.measure), names)}; see `nmmstrial protocol show`"
+                f"{_suggest(str(rec.measure), names)}; see `nmmstrial protocol show`",
+                field="measure",
             )
         field = f"{where}, field {measure.name}"
         if rec.time not in measure.visits:
             raise InvalidValueError(
-                f"{field}: not collected at {rec.time}; collected at {', '.join(measure.visits)}"
+                f"{field}: not collected at {rec.time}; collected at {', '.join(measure.visits)}",
+                field="time",
             )
         if measure.per == "side" and side not in SIDES:
-            raise InvalidValueError(f"{field}: needs a side (left or right), got {rec.side!r}")
+            raise InvalidValueError(
+                f"{field}: needs a side (left or right), got {rec.side!r}", field="side"
+            )
         if measure.per == "patient" and side is not None:
-            raise InvalidValueError(f"{field}: is recorded once per patient, without a side")
+            raise InvalidValueError(
+                f"{field}: is recorded once per patient, without a side", field="side"
+            )
         try:
             value = float(rec.value)
         except (TypeError, ValueError):
-            raise InvalidValueError(f"{field}: {rec.value!r} is not a number") from None
+            raise InvalidValueError(
+                f"{field}: {rec.value!r} is not a number", field="value"
+            ) from None
         if not measure.min <= value <= measure.max:
             raise InvalidValueError(
-                f"{field}: {value:g} is outside {measure.min:g}-{measure.max:g} {measure.unit}"
+                f"{field}: {value:g} is outside {measure.min:g}-{measure.max:g} {measure.unit}",
+                field="value",
             )
         if measure.kind == "mrc" and not np.isclose(grades, value, atol=1e-6).any():
             allowed = ", ".join(protocol.mrc_grades)
             raise InvalidValueError(
                 f"{field}: {value:g} is not a grade of the {protocol.mrc_scale} "
-                f"MRC scale ({allowed})"
+                f"MRC scale ({allowed})",
+                field="value",
             )
         if measure.kind == "integer" and value != round(value):
-            raise InvalidValueError(f"{field}: {value:g} is not a whole number")
+            raise InvalidValueError(f"{field}: {value:g} is not a whole number", field="value")
         key = (rec.patient, side, rec.time, rec.measure)
         if key in seen:
-            raise InvalidValueError(f"{field}: recorded twice")
+            raise InvalidValueError(f"{field}: recorded twice", field="measure")
         seen.add(key)
     return obs

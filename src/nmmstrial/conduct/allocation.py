@@ -199,7 +199,7 @@ def reveal(
     `emergency`: why the allocation is disclosed beyond the physician (an emergency
     unblinding of one patient); recorded as the reveal's reason."""
     if emergency is not None and not emergency.strip():
-        raise InvalidValueError("an emergency unblinding needs its reason")
+        raise InvalidValueError("an emergency unblinding needs its reason", field="reason")
     engine = open_study_db(target)
     try:
         with engine.connect() as connection:
@@ -210,7 +210,7 @@ def reveal(
         raise AccessError(f"{user.name} ({user.role}): {REFUSED}")
     entry = allocation_of(target, patient)
     if entry is None:
-        raise InvalidValueError(f"{patient} is not randomized")
+        raise InvalidValueError(f"{patient} is not randomized", field="patient")
     real = entry["real_side"]
     log_event(
         target,

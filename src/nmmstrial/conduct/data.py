@@ -75,7 +75,8 @@ def record_assessments(
     for number, row in enumerate(rows.itertuples(index=False), start=1):
         if row.patient not in known:
             raise InvalidValueError(
-                f"{source}, row {number}, field patient: {row.patient!r} is not enrolled"
+                f"{source}, row {number}, field patient: {row.patient!r} is not enrolled",
+                field="patient",
             )
         allowed = entry_roles(row.measure)
         if user.role not in allowed:

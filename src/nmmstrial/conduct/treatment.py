@@ -43,7 +43,7 @@ SESSION_ROLES = ("unblinded_physician",)
 
 def _enrolled(study: Study, patient: str) -> None:
     if patient not in set(study.patients["patient"]):
-        raise InvalidValueError(f"{patient} is not enrolled")
+        raise InvalidValueError(f"{patient} is not enrolled", field="patient")
 
 
 def log_session(
@@ -72,23 +72,31 @@ def log_session(
     _enrolled(study, patient)
     cause = (interruption_cause or "").strip() or None
     if interruptions < 0:
-        raise InvalidValueError(f"interruptions {interruptions}: must be 0 or more")
+        raise InvalidValueError(
+            f"interruptions {interruptions}: must be 0 or more", field="interruptions"
+        )
     if cause and interruptions == 0:
         interruptions = 1
     if (interruptions or not completed) and cause is None:
         raise InvalidValueError(
-            "an interrupted or incomplete session needs its cause (--interruption-cause)"
+            "an interrupted or incomplete session needs its cause (--interruption-cause)",
+            field="interruption_cause",
         )
     coils = _coils(target, patient, coils)
     stim = study.protocol.stimulation
     if not 1 <= session <= stim.sessions:
-        raise InvalidValueError(f"session {session}: the protocol has sessions 1-{stim.sessions}")
+        raise InvalidValueError(
+            f"session {session}: the protocol has sessions 1-{stim.sessions}", field="session"
+        )
     trains = stim.trains if trains is None else trains
     if not 0 <= trains <= stim.trains:
-        raise InvalidValueError(f"trains {trains}: a session has 0-{stim.trains} trains")
+        raise InvalidValueError(
+            f"trains {trains}: a session has 0-{stim.trains} trains", field="trains"
+        )
     if trains < stim.trains and completed:
         raise InvalidValueError(
-            f"{trains} of {stim.trains} trains: mark the session incomplete (--incomplete)"
+            f"{trains} of {stim.trains} trains: mark the session incomplete (--incomplete)",
+            field="completed",
         )
     t0 = study.visits.query("patient == @patient and time == 'T0'")
     day = (date - dt.date.fromisoformat(t0["date"].iloc[0])).days if len(t0) else None
@@ -117,14 +125,17 @@ def _coils(target: str, patient: str, given: dict[str, str] | None) -> dict[str,
     """The coil on each side: as given, else as the allocation says."""
     allocated = allocation_of(target, patient)
     if allocated is None:
-        raise InvalidValueError(f"{patient} is not randomized: no coil to put on either side")
+        raise InvalidValueError(
+            f"{patient} is not randomized: no coil to put on either side", field="patient"
+        )
     coils = {side: "real" if side == allocated["real_side"] else "sham" for side in SIDES}
     for side, coil in (given or {}).items():
         if coil is None:
             continue
         if side not in SIDES or coil not in COILS:
             raise InvalidValueError(
-                f"coil {side}={coil!r}: a side is left or right, a coil real or sham"
+                f"coil {side}={coil!r}: a side is left or right, a coil real or sham",
+                field=f"coil_{side}" if side in SIDES else "coils",
             )
         coils[side] = coil
     return coils
@@ -198,10 +209,10 @@ def report_adverse_event(
     )
     _check_causality(related_to, relatedness)
     if not term.strip():
-        raise InvalidValueError("an adverse event needs its term (verbatim)")
+        raise InvalidValueError("an adverse event needs its term (verbatim)", field="term")
     visits = [v.code for v in study.protocol.visits]
     if visit is not None and visit not in visits:
-        raise InvalidValueError(f"visit {visit!r} is not one of {', '.join(visits)}")
+        raise InvalidValueError(f"visit {visit!r} is not one of {', '.join(visits)}", field="visit")
     end_day = _end_day(study, patient, onset, end, outcome)
     numbers = study.adverse_events.query("patient == @patient")["event"]
     row = {
@@ -238,7 +249,9 @@ CHOICES = {
 def _check_choices(**values: str | None) -> None:
     for name, value in values.items():
         if value is not None and value not in CHOICES[name]:
-            raise InvalidValueError(f"{name} {value!r} is not one of {', '.join(CHOICES[name])}")
+            raise InvalidValueError(
+                f"{name} {value!r} is not one of {', '.join(CHOICES[name])}", field=name
+            )
 
 
 def _check_causality(related_to: str, relatedness: str | None) -> None:
@@ -246,12 +259,14 @@ def _check_causality(related_to: str, relatedness: str | None) -> None:
     if relatedness is None:
         raise InvalidValueError(
             f"an event suspected to be related to the {related_to} needs its causality: "
-            f"relatedness one of {', '.join(RELATEDNESS[1:])}"
+            f"relatedness one of {', '.join(RELATEDNESS[1:])}",
+            field="relatedness",
         )
     if (related_to == "none") != (relatedness == "unrelated"):
         raise InvalidValueError(
             f"related_to {related_to!r} and relatedness {relatedness!r} disagree: "
-            "'unrelated' goes with related_to none, any other grade with a procedure"
+            "'unrelated' goes with related_to none, any other grade with a procedure",
+            field="relatedness",
         )
 
 
@@ -267,9 +282,11 @@ def _end_day(
     if end is None:
         return None
     if outcome != "resolved":
-        raise InvalidValueError("an event with an end date is resolved: give --outcome resolved")
+        raise InvalidValueError(
+            "an event with an end date is resolved: give --outcome resolved", field="outcome"
+        )
     if onset is not None and end < onset:
-        raise InvalidValueError(f"end {end.isoformat()} is before the onset")
+        raise InvalidValueError(f"end {end.isoformat()} is before the onset", field="end")
     return _study_day(study, patient, end)
 
 
@@ -312,11 +329,14 @@ def follow_up_adverse_event(
         "relatedness",
     }
     if unknown:
-        raise InvalidValueError(f"adverse events have no field {', '.join(sorted(unknown))}")
+        raise InvalidValueError(
+            f"adverse events have no field {', '.join(sorted(unknown))}",
+            field=sorted(unknown)[0],
+        )
     _check_choices(**{k: v for k, v in changes.items() if k != "serious"})
     events = study.adverse_events.query("patient == @patient and event == @event")
     if events.empty:
-        raise InvalidValueError(f"{patient} has no adverse event {event}")
+        raise InvalidValueError(f"{patient} has no adverse event {event}", field="event")
     stored = events.iloc[0]
     updates = {k: v for k, v in changes.items() if v is not None}
     if "related_to" in updates or "relatedness" in updates:

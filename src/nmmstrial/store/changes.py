@@ -148,7 +148,8 @@ def _write_one(
         raise InvalidValueError(
             f"{where}: {values['patient']} {values['time']} {values['measure']}"
             f"{' ' + side if side else ''} is already {existing.value:g}; "
-            f"changing it to {values['value']:g} needs a reason (--reason)"
+            f"changing it to {values['value']:g} needs a reason (--reason)",
+            field="reason",
         )
     connection.execute(
         update(OBSERVATIONS).where(OBSERVATIONS.c.id == existing.id).values(value=values["value"])
@@ -402,7 +403,8 @@ def update_row(
                 if old is not None and needs_reason and not (reason and reason.strip()):
                     raise InvalidValueError(
                         f"{label}: {table} {row_key_of(key)}: {field} is already {old}; "
-                        f"changing it to {new} needs a reason (--reason)"
+                        f"changing it to {new} needs a reason (--reason)",
+                        field="reason",
                     )
                 values[field] = new
                 entries.append(
@@ -486,7 +488,8 @@ def upsert_rows(
                         f"{label}: {source}, row {number}: {table} "
                         f"{row_key_of({k: row[k] for k in keys})}: {field} is already "
                         f"{stored[field]}; changing it to {row[field]} needs a reason (--reason); "
-                        "nothing written"
+                        "nothing written",
+                        field="reason",
                     )
                 if not changed:
                     counts["unchanged"] += 1

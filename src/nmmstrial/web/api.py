@@ -9,10 +9,12 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+import re
 from typing import Annotated, Any, Literal
 
 import pandas as pd
 from fastapi import APIRouter, Depends, Query, Request
+from fastapi import Path as PathParam
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
@@ -21,19 +23,23 @@ from ..conduct.allocation import reveal
 from ..conduct.data import record_assessments
 from ..conduct.treatment import (
     ACTIONS,
+    COILS,
     OUTCOMES,
     PROCEDURES,
     RELATEDNESS,
     SEVERITIES,
+    follow_up_adverse_event,
+    log_session,
     report_adverse_event,
+    session_log,
 )
 from ..conduct.visits import visit_overview
 from ..errors import AccessError, InvalidValueError
 from ..store import Author, audit_log, read_study
 from ..store.changes import read_meta
 from ..store.history import current_observations
-from .app import WebError, clean, current_session, set_session_cookie
-from .events import EVENT_TABLES, adverse_events, refusal_field
+from .app import WebError, current_session, set_session_cookie
+from .events import EVENT_TABLES, SESSION_TABLES, adverse_events, plain_rows
 from .sessions import COOKIE, LOGIN_FAILED_MESSAGE, WebSession
 
 router = APIRouter(prefix="/api", tags=["api"])
@@ -91,6 +97,40 @@ class AdverseEventBody(BaseModel):
     related_to: Literal[PROCEDURES] | None = None  # type: ignore[valid-type]
     side: Literal["left", "right"] | None = None
     visit: Text | None = None
+
+
+# Whole numbers as the database can store them (the conduct layer checks their range).
+Count = Annotated[int, Field(strict=True, ge=-(2**31), le=2**31 - 1)]
+
+
+class SessionBody(BaseModel):
+    """A stimulation session as `conduct session` takes it; pulses follow from trains."""
+
+    model_config = ConfigDict(extra="forbid")
+    patient: Text
+    session: Count
+    date: Day | None = None  # default: today
+    operator: Annotated[str | None, Field(strict=True, max_length=100)] = None
+    coil_left: Literal[COILS] | None = None  # type: ignore[valid-type]
+    coil_right: Literal[COILS] | None = None  # type: ignore[valid-type]
+    trains: Count | None = None  # default: the protocol's
+    completed: Annotated[bool, Field(strict=True)] = True
+    interruptions: Count = 0
+    interruption_cause: Annotated[str | None, Field(strict=True, max_length=500)] = None
+
+
+class FollowUpBody(BaseModel):
+    """The follow-up of an adverse event: only the keys given (not null) change."""
+
+    model_config = ConfigDict(extra="forbid")
+    end: Day | None = None
+    outcome: Literal[OUTCOMES] | None = None  # type: ignore[valid-type]
+    action: Literal[ACTIONS] | None = None  # type: ignore[valid-type]
+    severity: Literal[SEVERITIES] | None = None  # type: ignore[valid-type]
+    serious: Annotated[bool | None, Field(strict=True)] = None
+    related_to: Literal[PROCEDURES] | None = None  # type: ignore[valid-type]
+    relatedness: Literal[RELATEDNESS] | None = None  # type: ignore[valid-type]
+    reason: Annotated[str | None, Field(strict=True, max_length=2000)] = None
 
 
 def author_of(request: Request, session: WebSession) -> Author:
@@ -226,28 +266,92 @@ def report_event(request: Request, session: Session, body: AdverseEventBody) -> 
     record and its `id`; 422 naming the `field`; 403 other roles; 423 after lock."""
     related_to = body.related_to or ("none" if body.relatedness == "unrelated" else "stimulation")
     target = request.app.state.target
-    try:
-        with request.app.state.write_lock:
-            row = report_adverse_event(
-                target,
-                session.user,
-                author_of(request, session),
-                patient=body.patient,
-                term=body.term,
-                onset=body.onset,
-                end=body.end,
-                severity=body.severity,
-                serious=body.serious,
-                related_to=related_to,
-                relatedness=body.relatedness,
-                action=body.action,
-                outcome=body.outcome,
-                side=body.side,
-                visit=body.visit,
-            )
-    except InvalidValueError as error:
-        message = clean(request, str(error))
-        raise WebError(422, "invalid", message, refusal_field(message)) from error
+    with request.app.state.write_lock:
+        row = report_adverse_event(
+            target,
+            session.user,
+            author_of(request, session),
+            patient=body.patient,
+            term=body.term,
+            onset=body.onset,
+            end=body.end,
+            severity=body.severity,
+            serious=body.serious,
+            related_to=related_to,
+            relatedness=body.relatedness,
+            action=body.action,
+            outcome=body.outcome,
+            side=body.side,
+            visit=body.visit,
+        )
     study = read_study(target, tables=EVENT_TABLES)
     stored = next(e for e in adverse_events(study, body.patient) if e["event"] == row["event"])
+    return JSONResponse(stored, status_code=201)
+
+
+_EVENT_NUMBER = re.compile(r"[0-9]{1,9}")
+
+
+@router.post("/adverse-events/{id}")
+def follow_up_event(
+    request: Request,
+    session: Session,
+    id: Annotated[str, PathParam(max_length=200)],
+    body: FollowUpBody,
+) -> dict[str, Any]:
+    """Follow up the adverse event `id` (`P01:1`, as listed): end, outcome, action, and
+    corrections (severity, serious, related_to, relatedness) with a `reason`; resolving
+    an ongoing event needs none. 200 with the updated record; 404 unknown id; 422 naming
+    the `field`; 403 roles other than the assessor and the unblinded physician; 423."""
+    patient, _, number = id.rpartition(":")
+    # A malformed id is an event that does not exist (no event 0): the service checks
+    # the role first, so every other role gets the same 403 whatever the id.
+    event = int(number) if _EVENT_NUMBER.fullmatch(number) else 0
+    changes = body.model_dump(exclude={"end", "reason"})
+    try:
+        with request.app.state.write_lock:
+            follow_up_adverse_event(
+                request.app.state.target,
+                session.user,
+                author_of(request, session),
+                patient=patient,
+                event=event,
+                reason=body.reason,
+                end=body.end,
+                **changes,
+            )
+    except InvalidValueError as error:
+        if error.field in ("patient", "event"):
+            raise WebError(
+                404, "not_found", f"no adverse event {id!r}: see GET /api/adverse-events"
+            ) from error
+        raise
+    study = read_study(request.app.state.target, tables=EVENT_TABLES)
+    return next(e for e in adverse_events(study, patient) if e["event"] == event)
+
+
+@router.post("/sessions", status_code=201)
+def log_stimulation_session(request: Request, session: Session, body: SessionBody) -> JSONResponse:
+    """Log a stimulation session (unblinded physician; every other role the same 403,
+    before anything is read): 201 with the stored session, coils included; 422 naming
+    the `field`; 409 a session of that number already logged; 423 after lock."""
+    target = request.app.state.target
+    with request.app.state.write_lock:
+        row = log_session(
+            target,
+            session.user,
+            author_of(request, session),
+            patient=body.patient,
+            session=body.session,
+            date=body.date or today(request),
+            trains=body.trains,
+            completed=body.completed,
+            operator=body.operator,
+            coils={"left": body.coil_left, "right": body.coil_right},
+            interruptions=body.interruptions,
+            interruption_cause=body.interruption_cause,
+        )
+    study = read_study(target, tables=SESSION_TABLES)
+    logged = plain_rows(session_log(study, session.user, body.patient))
+    stored = next(r for r in logged if r["session"] == row["session"])
     return JSONResponse(stored, status_code=201)

@@ -10,7 +10,6 @@ headers.
 from __future__ import annotations
 
 import logging
-import re
 import threading
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -172,23 +171,6 @@ def classify(error: NmmstrialError) -> tuple[int, str]:
     return 400, "refused"  # pragma: no cover - NmmstrialError is last above
 
 
-_FIELD = re.compile(r"field (\w+)")
-
-
-def error_field(message: str) -> str:
-    """The JSON key an entry error is about, read from the conduct layer's message."""
-    if "reason" in message and "needs a reason" in message:
-        return "reason"
-    if "side" in message and ("needs a side" in message or "without a side" in message):
-        return "side"
-    if "not collected at" in message:
-        return "time"
-    match = _FIELD.search(message)
-    if match and match.group(1) in ("patient", "time", "measure", "side"):
-        return match.group(1)
-    return "value"
-
-
 def create_app(target: str, settings: Settings | None = None) -> FastAPI:
     """The app over the study at `target` (a SQLite path or a database URL)."""
     settings = settings or Settings()
@@ -282,8 +264,8 @@ def _install_handlers(app: FastAPI) -> None:
         field = None
         if isinstance(error, StaleVersionError):
             field, extra = "version", {"current": error.current}
-        elif status == 422:
-            field = error_field(message)
+        elif isinstance(error, InvalidValueError):
+            field = error.field  # the JSON key, as the conduct layer names it
         return error_response(request, status, code, message, field, **extra)
 
     @app.exception_handler(RequestValidationError)

@@ -1,10 +1,9 @@
 """Adverse events and stimulation sessions as the app shows them: records shaped for the
-JSON API and the pages, and the JSON key a conduct-layer refusal is about (pure)."""
+JSON API and the pages (pure)."""
 
 from __future__ import annotations
 
 import datetime as dt
-import re
 from typing import Any
 
 import pandas as pd
@@ -79,31 +78,6 @@ def adverse_events(study: Study, patient: str | None = None) -> list[dict[str, A
             }
         )
     return out
-
-
-# The JSON key (and form field) each refusal of the adverse-event service is about.
-_EVENT_FIELDS = (
-    (re.compile(r"is not enrolled|has no adverse event"), "patient"),
-    (re.compile(r"needs its term"), "term"),
-    (re.compile(r"with an end date is resolved"), "outcome"),
-    (re.compile(r"^end "), "end"),
-    (re.compile(r"needs its causality|disagree"), "relatedness"),
-    (re.compile(r"^visit "), "visit"),
-    (re.compile(r"^coil "), "coils"),
-    (re.compile(r"^(severity|related_to|relatedness|outcome|action|trains|interruptions) "), ""),
-    (re.compile(r"interrupted or incomplete"), "interruption_cause"),
-    (re.compile(r"^session "), "session"),
-    (re.compile(r"incomplete"), "completed"),
-)
-
-
-def refusal_field(message: str) -> str | None:
-    """The field a conduct-layer message about an event or a session names, if any."""
-    for pattern, field in _EVENT_FIELDS:
-        match = pattern.search(message)
-        if match:
-            return field or match.group(1)
-    return None
 
 
 def plain_rows(frame: pd.DataFrame) -> list[dict[str, Any]]:

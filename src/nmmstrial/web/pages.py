@@ -47,7 +47,7 @@ from ..store.changes import read_meta
 from ..store.history import current_observations
 from ..store.schema import audit_table, trial_tables
 from .app import CsrfRefused, WebError, classify, clean, current_session, set_session_cookie
-from .events import EVENT_TABLES, SESSION_TABLES, adverse_events, plain_rows, refusal_field
+from .events import EVENT_TABLES, SESSION_TABLES, adverse_events, plain_rows
 from .forms import cells, fill_stored, parse_value, show_value, visit_sections
 from .sessions import COOKIE, LOGIN_CSRF_COOKIE, LOGIN_FAILED_MESSAGE, WebSession, csrf_matches
 
@@ -583,8 +583,7 @@ def _report_event(request, session, patient, data) -> Response:
             )
     except InvalidValueError as error:
         message = clean(request, str(error))
-        field = refusal_field(message)
-        errors = {field if field in EVENT_FORM_FIELDS else "form": message}
+        errors = {error.field if error.field in EVENT_FORM_FIELDS else "form": message}
         return _events_page(request, session, patient, 422, form=data, errors=errors)
     return RedirectResponse(
         f"/patients/{patient}/adverse-events?done={row['event']}", status_code=303
@@ -623,8 +622,7 @@ def _follow_up(request, session, patient, data) -> Response:
             )
     except InvalidValueError as error:
         message = clean(request, str(error))
-        field = "reason" if "reason" in message else refusal_field(message)
-        field = field if field in ("end", "outcome", "reason") else "form"
+        field = error.field if error.field in ("event", "end", "outcome", "reason") else "form"
         return _events_page(
             request, session, patient, 422, follow=follow, follow_errors={field: message}
         )
@@ -732,8 +730,7 @@ def _log_session(request, session, patient, data) -> Response:
             )
     except InvalidValueError as error:
         message = clean(request, str(error))
-        field = refusal_field(message)
-        errors = {field if field in SESSION_FORM_FIELDS else "form": message}
+        errors = {error.field if error.field in SESSION_FORM_FIELDS else "form": message}
         return _sessions_page(request, session, patient, 422, form=data, errors=errors)
     return RedirectResponse(f"/patients/{patient}/sessions?done={row['session']}", status_code=303)
 
