@@ -166,10 +166,15 @@ def conform(frame: pd.DataFrame, table: str) -> pd.DataFrame:
     if missing:
         raise InvalidValueError(f"{table}: missing column(s) {', '.join(missing)}")
     if len(frame) == 0:
-        if table not in _EMPTY:
-            _EMPTY[table] = _conform(frame, spec)
-        return _EMPTY[table].copy()
+        return empty_table(table)
     return _conform(frame, spec)
+
+
+def empty_table(table: str) -> pd.DataFrame:
+    """`table` with no rows, its columns and dtypes (a copy of one made once)."""
+    if table not in _EMPTY:
+        _EMPTY[table] = _conform(pd.DataFrame(columns=list(TABLES[table])), TABLES[table])
+    return _EMPTY[table].copy()
 
 
 def _conform(frame: pd.DataFrame, spec: dict[str, tuple[str, str]]) -> pd.DataFrame:
@@ -194,8 +199,8 @@ class Study:
 
     def __post_init__(self) -> None:
         for name in TABLES:
-            frame = self.tables.get(name, pd.DataFrame(columns=list(TABLES[name])))
-            self.tables[name] = conform(frame, name)
+            frame = self.tables.get(name)
+            self.tables[name] = empty_table(name) if frame is None else conform(frame, name)
 
     def __getattr__(self, name: str) -> pd.DataFrame:
         tables = self.__dict__.get("tables", {})

@@ -103,6 +103,8 @@ def derived_rows(study: Study, rows: pd.DataFrame) -> pd.DataFrame:
         if not measure.derived:
             continue
         touched = entered[entered["measure"].isin(measure.components)]
+        if touched.empty:
+            continue
         for (patient, side, time), group in touched.groupby(
             ["patient", "side", "time"], dropna=False, sort=False
         ):

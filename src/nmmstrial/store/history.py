@@ -80,15 +80,15 @@ def current_observations(
 def check_versions(connection: Connection, versions: Mapping[ObservationKey, int | None]) -> None:
     """Raise StaleVersionError unless every observation is still at the given version
     (None: not entered yet)."""
-    by_patient: dict[str, dict] = {}
+    by_visit: dict[tuple[str, str], dict] = {}
     for key, expected in versions.items():
-        patient = key[0]
-        if patient not in by_patient:
-            by_patient[patient] = {
+        visit = (key[0], key[2])
+        if visit not in by_visit:
+            by_visit[visit] = {
                 (r["patient"], r["side"], r["time"], r["measure"]): r
-                for r in current_observations(connection, patient)
+                for r in current_observations(connection, *visit)
             }
-        current = by_patient[patient].get(key)
+        current = by_visit[visit].get(key)
         if (current["version"] if current else None) == expected:
             continue
         patient, side, time, measure = key
