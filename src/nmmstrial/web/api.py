@@ -35,10 +35,10 @@ from ..conduct.treatment import (
 )
 from ..conduct.visits import visit_overview
 from ..errors import AccessError, InvalidValueError
-from ..store import Author, audit_log, read_study
+from ..store import audit_log, read_study
 from ..store.changes import read_meta
 from ..store.history import current_observations
-from .app import WebError, current_session, set_session_cookie
+from .app import WebError, author_of, current_session, set_session_cookie
 from .events import EVENT_TABLES, SESSION_TABLES, adverse_events, plain_rows
 from .sessions import COOKIE, LOGIN_FAILED_MESSAGE, WebSession
 
@@ -131,11 +131,6 @@ class FollowUpBody(BaseModel):
     related_to: Literal[PROCEDURES] | None = None  # type: ignore[valid-type]
     relatedness: Literal[RELATEDNESS] | None = None  # type: ignore[valid-type]
     reason: Annotated[str | None, Field(strict=True, max_length=2000)] = None
-
-
-def author_of(request: Request, session: WebSession) -> Author:
-    user = session.user
-    return Author(user.name, user.role, request.app.state.settings.utc())
 
 
 def today(request: Request) -> dt.date:

@@ -33,7 +33,7 @@ from ..errors import (
     StaleVersionError,
     StoreError,
 )
-from ..store import open_study_db, read_study
+from ..store import Author, open_study_db, read_study
 from ..store.engine import describe
 from ..store.schema import audit_table
 from ..study import Study
@@ -317,6 +317,12 @@ def error_response(
         status_code=status,
         headers=headers,
     )
+
+
+def author_of(request: Request, session: WebSession) -> Author:
+    """Who writes, as the audit trail records it, stamped by the app's clock."""
+    user = session.user
+    return Author(user.name, user.role, request.app.state.settings.utc())
 
 
 def current_session(request: Request) -> WebSession:

@@ -42,11 +42,19 @@ from ..errors import (
     StaleVersionError,
 )
 from ..report import flow_so_far, write_report
-from ..store import Author, audit_log, read_study, verify_audit
+from ..store import audit_log, read_study, verify_audit
 from ..store.changes import read_meta
 from ..store.history import current_observations
 from ..store.schema import audit_table, trial_tables
-from .app import CsrfRefused, WebError, classify, clean, current_session, set_session_cookie
+from .app import (
+    CsrfRefused,
+    WebError,
+    author_of,
+    classify,
+    clean,
+    current_session,
+    set_session_cookie,
+)
 from .events import EVENT_TABLES, SESSION_TABLES, adverse_events, plain_rows
 from .forms import cells, fill_stored, parse_value, show_value, visit_sections
 from .sessions import COOKIE, LOGIN_CSRF_COOKIE, LOGIN_FAILED_MESSAGE, WebSession, csrf_matches
@@ -278,7 +286,7 @@ def _save_visit(request, session, patient, time, data) -> Response:
         )
     if not rows:
         return RedirectResponse(f"/patients/{patient}/visits/{time}?saved=0", status_code=303)
-    author = Author(session.user.name, session.user.role, request.app.state.settings.utc())
+    author = author_of(request, session)
     frame = pd.DataFrame(rows, columns=["patient", "side", "time", "measure", "value", "reason"])
     try:
         with request.app.state.write_lock:
@@ -384,7 +392,7 @@ def reveal_page(request: Request, session: Session, patient: str) -> Response:
 async def reveal_submit(request: Request, session: Session, patient: str) -> Response:
     """Reveal the side to stimulate (unblinded physician only; an audit record)."""
     data = await form_of(request, session)
-    author = Author(session.user.name, session.user.role, request.app.state.settings.utc())
+    author = author_of(request, session)
     emergency = data.get("emergency", "").strip() or None
     result = await run_in_threadpool(
         lambda: reveal(request.app.state.target, session.user, author, patient, emergency=emergency)
@@ -432,7 +440,7 @@ def _enrol(request: Request, session: WebSession, data: dict[str, str]) -> Respo
     if errors or not patient:
         message = "enter the patient's study id" if not patient else "fix the marked answers"
         return render(request, "enrol.html", 422, message=message, **context)
-    author = Author(session.user.name, session.user.role, request.app.state.settings.utc())
+    author = author_of(request, session)
     try:
         result = enrol(
             request.app.state.target,
@@ -475,7 +483,7 @@ def study_page(request: Request, session: Session) -> Response:
 async def lock_submit(request: Request, session: Session) -> Response:
     """Lock the database (monitor or admin): entries are refused from then on."""
     data = await form_of(request, session)
-    author = Author(session.user.name, session.user.role, request.app.state.settings.utc())
+    author = author_of(request, session)
     reason = data.get("reason", "").strip() or None
     await run_in_threadpool(lock, request.app.state.target, session.user, author, reason)
     return RedirectResponse("/study?done=locked", status_code=303)
@@ -485,7 +493,7 @@ async def lock_submit(request: Request, session: Session) -> Response:
 async def unblind_submit(request: Request, session: Session) -> Response:
     """Unblind the study (admin, after lock, with a reason)."""
     data = await form_of(request, session)
-    author = Author(session.user.name, session.user.role, request.app.state.settings.utc())
+    author = author_of(request, session)
     reason = data.get("reason", "")
     await run_in_threadpool(unblind, request.app.state.target, session.user, author, reason)
     return RedirectResponse("/study?done=unblinded", status_code=303)
@@ -561,7 +569,7 @@ def _report_event(request, session, patient, data) -> Response:
     )
     if errors:
         return _events_page(request, session, patient, 422, form=data, errors=errors)
-    author = Author(session.user.name, session.user.role, request.app.state.settings.utc())
+    author = author_of(request, session)
     try:
         with request.app.state.write_lock:
             row = report_adverse_event(
@@ -606,7 +614,7 @@ def _follow_up(request, session, patient, data) -> Response:
     follow = {"event": event_text, **data}
     if errors:
         return _events_page(request, session, patient, 422, follow=follow, follow_errors=errors)
-    author = Author(session.user.name, session.user.role, request.app.state.settings.utc())
+    author = author_of(request, session)
     try:
         with request.app.state.write_lock:
             follow_up_adverse_event(
@@ -708,7 +716,7 @@ def _log_session(request, session, patient, data) -> Response:
         errors["date"] = "enter the session date (YYYY-MM-DD)"
     if errors:
         return _sessions_page(request, session, patient, 422, form=data, errors=errors)
-    author = Author(session.user.name, session.user.role, request.app.state.settings.utc())
+    author = author_of(request, session)
     try:
         with request.app.state.write_lock:
             row = log_session(
