@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from ..errors import ConflictError, InvalidValueError, StoreError
 from ..study import TABLES
 from .audit import AuditEntry, _plain, append_audit, row_entries, row_key, row_value
-from .engine import Target, describe, error_line, open_study_db
+from .engine import Target, describe, error_line, open_study_db, writing
 from .history import ObservationKey, check_versions
 from .io import Author
 from .schema import (
@@ -54,7 +54,7 @@ def write_observations(
     engine = open_study_db(target)
     counts = {"inserted": 0, "updated": 0, "unchanged": 0}
     try:
-        with engine.begin() as connection:
+        with writing(engine) as connection:
             if versions:
                 check_versions(connection, versions)
             entries = []
@@ -175,7 +175,7 @@ def change_meta(
     """Set keys of the study's meta (lock, unblinding), audited; return the new meta."""
     engine = open_study_db(target)
     try:
-        with engine.begin() as connection:
+        with writing(engine) as connection:
             meta = read_meta(connection)
             entries = [
                 author.entry(
@@ -201,7 +201,7 @@ def log_event(target: Target, entry: AuditEntry) -> None:
     """Append one event (a refused attempt, a reveal) to the trail on its own."""
     engine = open_study_db(target)
     try:
-        with engine.begin() as connection:
+        with writing(engine) as connection:
             append_audit(connection, [entry])
     finally:
         engine.dispose()
@@ -217,7 +217,7 @@ def write_randomization(
     label = describe(target)
     engine = open_study_db(target)
     try:
-        with engine.begin() as connection:
+        with writing(engine) as connection:
             if connection.execute(select(randomization_table.c.id)).first() is not None:
                 raise StoreError(f"{label}: the study already has a randomization list")
             if connection.execute(select(ALLOCATION.c.id)).first() is not None:
@@ -266,7 +266,7 @@ def allocate(
     label = describe(target)
     engine = open_study_db(target)
     try:
-        with engine.begin() as connection:
+        with writing(engine) as connection:
             patients = trial_tables["patients"]
             exists = connection.execute(
                 select(patients.c.id).where(patients.c.patient == patient["patient"])
@@ -351,7 +351,7 @@ def add_rows(target: Target, table: str, frame: pd.DataFrame, author: Author) ->
             row[column] = NO_SIDE if row[column] is None else row[column]
     engine = open_study_db(target)
     try:
-        with engine.begin() as connection:
+        with writing(engine) as connection:
             connection.execute(trial_tables[table].insert(), rows)
             append_audit(
                 connection,
@@ -388,7 +388,7 @@ def update_row(
     rows = trial_tables[table]
     engine = open_study_db(target)
     try:
-        with engine.begin() as connection:
+        with writing(engine) as connection:
             found = connection.execute(
                 select(rows).where(*(rows.c[column] == value for column, value in key.items()))
             ).first()
@@ -458,7 +458,7 @@ def upsert_rows(
     counts = {"inserted": 0, "updated": 0, "unchanged": 0}
     engine = open_study_db(target)
     try:
-        with engine.begin() as connection:
+        with writing(engine) as connection:
             entries: list[AuditEntry] = []
             for number, row in enumerate(records, start=1):
                 row = {column: _plain(row[column]) for column in TABLES[table]}

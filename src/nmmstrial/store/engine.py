@@ -8,6 +8,8 @@ schema and its revision always travel together.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -16,7 +18,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import URL, Connection, Engine, create_engine, event, inspect, make_url
+from sqlalchemy import URL, Connection, Engine, create_engine, event, inspect, make_url, text
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from ..errors import StoreError
@@ -84,6 +86,28 @@ def make_engine(target: Target) -> Engine:
     if url.get_backend_name() == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
     return engine
+
+
+# pg_advisory_xact_lock's key for study writes ("nmms" in ASCII).
+WRITE_LOCK_KEY = 0x6E6D6D73
+
+
+@contextmanager
+def writing(engine: Engine) -> Iterator[Connection]:
+    """A transaction that holds the database's write lock from its first statement.
+
+    What it reads (a value's version, a stored value, the audit head) is then the latest
+    committed state and stays so until it commits: check-then-write is atomic across
+    processes (a CLI run beside the app, two servers on one database), not only within
+    one. SQLite: a write statement that changes nothing takes the write lock, waiting up
+    to the busy timeout; PostgreSQL: a transaction-level advisory lock.
+    """
+    with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": WRITE_LOCK_KEY})
+        else:
+            connection.exec_driver_sql("UPDATE study SET meta = meta WHERE 0")
+        yield connection
 
 
 def _alembic_config(connection: Connection | None = None) -> Config:

@@ -37,6 +37,7 @@ from .engine import (
     migrate,
     open_study_db,
     sqlite_path,
+    writing,
 )
 from .schema import (
     BLANK_WHEN_MISSING,
@@ -138,7 +139,7 @@ def add_user(target: Target, record: UserRecord, author: Author) -> None:
     label = describe(target)
     engine = open_study_db(target)
     try:
-        with engine.begin() as connection:
+        with writing(engine) as connection:
             if record.name in read_users(connection):
                 raise StoreError(f"{label}: user {record.name!r} already exists")
             _insert_users(connection, [record], author)
