@@ -54,6 +54,7 @@ def test_first_entry_then_change_with_version_and_reason(client_for):
     no_reason = client.post("/api/observations", json={**MRC, "value": 3, "version": 1})
     assert no_reason.status_code == 422
     assert no_reason.json()["error"]["field"] == "reason"
+    assert no_reason.json()["error"]["message"].endswith("needs a reason")  # no "(--reason)"
     changed = client.post(
         "/api/observations", json={**MRC, "value": 3, "version": 1, "reason": "re-examined"}
     )

@@ -283,7 +283,8 @@ def _end_day(
         return None
     if outcome != "resolved":
         raise InvalidValueError(
-            "an event with an end date is resolved: give --outcome resolved", field="outcome"
+            "an event with an end date is resolved: give outcome resolved (--outcome resolved)",
+            field="outcome",
         )
     if onset is not None and end < onset:
         raise InvalidValueError(f"end {end.isoformat()} is before the onset", field="end")

@@ -10,6 +10,7 @@ headers.
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -228,11 +229,16 @@ def create_app(target: str, settings: Settings | None = None) -> FastAPI:
     return app
 
 
+# "(--reason)": how the command line names a field; the page and the JSON name it apart.
+_CLI_HINT = re.compile(r" \(--[^)]*\)")
+
+
 def clean(request: Request, message: str) -> str:
-    """A message without the study's path or URL (the server's business, not the user's)."""
+    """A message without the study's path or URL (the server's business, not the user's)
+    and without command-line hints."""
     for label in {request.app.state.target, request.app.state.label}:
         message = message.replace(f"{label}: ", "").replace(label, "the study")
-    return message
+    return _CLI_HINT.sub("", message)
 
 
 def _install_handlers(app: FastAPI) -> None:
