@@ -13,12 +13,11 @@ from typing import Any
 
 import pandas as pd
 from sqlalchemy import Connection, select, update
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from ..errors import ConflictError, InvalidValueError, StoreError
+from ..errors import InvalidValueError, StoreError
 from ..study import TABLES
 from .audit import AuditEntry, _plain, append_audit, row_entries, row_key, row_value
-from .engine import Target, describe, error_line, open_study_db, writing
+from .engine import Target, describe, open_study_db, study_write
 from .history import ObservationKey, check_versions
 from .io import Author
 from .schema import (
@@ -50,32 +49,24 @@ def write_observations(
     measure -> version the change was based on, None for a first entry) are checked in
     the same transaction: a stale one raises StaleVersionError, nothing written.
     """
-    label = describe(target)
-    engine = open_study_db(target)
     counts = {"inserted": 0, "updated": 0, "unchanged": 0}
-    try:
-        with writing(engine) as connection:
-            if versions:
-                check_versions(connection, versions)
-            entries = []
-            for number, row in enumerate(rows.to_dict(orient="records"), start=1):
-                kind, entry = _write_one(connection, row, author, f"{source}, row {number}")
-                counts[kind] += 1
-                if entry is not None:
-                    entries.append(entry)
-            if visit_date is not None:
-                entries += _record_visits(connection, rows, visit_date, author)
-            append_audit(connection, entries)
-    except IntegrityError as error:
-        # Two sessions entered the same record at once: the later one loses, loudly.
-        raise ConflictError(
-            f"{label}: conflict: a value in {source} was entered by someone else meanwhile; "
-            "nothing written: look at the current values and enter again"
-        ) from error
-    except SQLAlchemyError as error:
-        raise StoreError(f"{label}: nothing written: {error_line(error)}") from error
-    finally:
-        engine.dispose()
+    # Two sessions entering the same record at once: the later one loses, loudly.
+    meanwhile = (
+        f"conflict: a value in {source} was entered by someone else meanwhile; "
+        "nothing written: look at the current values and enter again"
+    )
+    with study_write(target, conflict=lambda _detail: meanwhile) as connection:
+        if versions:
+            check_versions(connection, versions)
+        entries = []
+        for number, row in enumerate(rows.to_dict(orient="records"), start=1):
+            kind, entry = _write_one(connection, row, author, f"{source}, row {number}")
+            counts[kind] += 1
+            if entry is not None:
+                entries.append(entry)
+        if visit_date is not None:
+            entries += _record_visits(connection, rows, visit_date, author)
+        append_audit(connection, entries)
     return counts
 
 
@@ -173,38 +164,30 @@ def change_meta(
     target: Target, changes: dict[str, Any], author: Author, *, action: str, reason: str | None
 ) -> dict[str, Any]:
     """Set keys of the study's meta (lock, unblinding), audited; return the new meta."""
-    engine = open_study_db(target)
-    try:
-        with writing(engine) as connection:
-            meta = read_meta(connection)
-            entries = [
-                author.entry(
-                    action,
-                    table="study",
-                    record="meta",
-                    field=key,
-                    old=json.dumps(meta.get(key)),
-                    new=json.dumps(value),
-                    reason=reason,
-                )
-                for key, value in changes.items()
-            ]
-            meta.update(changes)
-            connection.execute(update(study_table).values(meta=json.dumps(meta)))
-            append_audit(connection, entries)
-    finally:
-        engine.dispose()
+    with study_write(target) as connection:
+        meta = read_meta(connection)
+        entries = [
+            author.entry(
+                action,
+                table="study",
+                record="meta",
+                field=key,
+                old=json.dumps(meta.get(key)),
+                new=json.dumps(value),
+                reason=reason,
+            )
+            for key, value in changes.items()
+        ]
+        meta.update(changes)
+        connection.execute(update(study_table).values(meta=json.dumps(meta)))
+        append_audit(connection, entries)
     return meta
 
 
 def log_event(target: Target, entry: AuditEntry) -> None:
     """Append one event (a refused attempt, a reveal) to the trail on its own."""
-    engine = open_study_db(target)
-    try:
-        with writing(engine) as connection:
-            append_audit(connection, [entry])
-    finally:
-        engine.dispose()
+    with study_write(target) as connection:
+        append_audit(connection, [entry])
 
 
 ALLOCATION = trial_tables["allocation"]
@@ -215,39 +198,31 @@ def write_randomization(
 ) -> None:
     """Store a randomization list (entries not yet allocated) and its sealed description."""
     label = describe(target)
-    engine = open_study_db(target)
-    try:
-        with writing(engine) as connection:
-            if connection.execute(select(randomization_table.c.id)).first() is not None:
-                raise StoreError(f"{label}: the study already has a randomization list")
-            if connection.execute(select(ALLOCATION.c.id)).first() is not None:
-                raise StoreError(f"{label}: the study already has allocations")
-            rows = [
-                {**row, "stratum": row["stratum"] or NO_SIDE}
-                for row in entries.astype(object).where(entries.notna(), None).to_dict("records")
-            ]
-            connection.execute(ALLOCATION.insert(), rows)
-            connection.execute(
-                randomization_table.insert(),
-                {**sealed, "created_utc": author.utc, "created_by": author.user},
+    with study_write(target) as connection:
+        if connection.execute(select(randomization_table.c.id)).first() is not None:
+            raise StoreError(f"{label}: the study already has a randomization list")
+        if connection.execute(select(ALLOCATION.c.id)).first() is not None:
+            raise StoreError(f"{label}: the study already has allocations")
+        rows = [
+            {**row, "stratum": row["stratum"] or NO_SIDE}
+            for row in entries.astype(object).where(entries.notna(), None).to_dict("records")
+        ]
+        connection.execute(ALLOCATION.insert(), rows)
+        connection.execute(
+            randomization_table.insert(),
+            {**sealed, "created_utc": author.utc, "created_by": author.user},
+        )
+        frame = entries.assign(stratum=entries["stratum"].replace("", None))
+        audit = row_entries("allocation", frame, utc=author.utc, user=author.user, role=author.role)
+        audit.append(
+            author.entry(
+                "randomize",
+                table="randomization",
+                record="list",
+                new=sealed["sha256"],
             )
-            frame = entries.assign(stratum=entries["stratum"].replace("", None))
-            audit = row_entries(
-                "allocation", frame, utc=author.utc, user=author.user, role=author.role
-            )
-            audit.append(
-                author.entry(
-                    "randomize",
-                    table="randomization",
-                    record="list",
-                    new=sealed["sha256"],
-                )
-            )
-            append_audit(connection, audit)
-    except SQLAlchemyError as error:
-        raise StoreError(f"{label}: nothing written: {error_line(error)}") from error
-    finally:
-        engine.dispose()
+        )
+        append_audit(connection, audit)
 
 
 def read_randomization(connection: Connection) -> dict[str, Any] | None:
@@ -264,67 +239,57 @@ def allocate(
     what of it the user may see.
     """
     label = describe(target)
-    engine = open_study_db(target)
-    try:
-        with writing(engine) as connection:
-            patients = trial_tables["patients"]
-            exists = connection.execute(
-                select(patients.c.id).where(patients.c.patient == patient["patient"])
-            ).first()
-            if exists is not None:
-                raise InvalidValueError(
-                    f"{label}: patient {patient['patient']} is already enrolled"
-                )
-            entry = (
-                connection.execute(
-                    select(ALLOCATION)
-                    .where(
-                        ALLOCATION.c.stratum == (stratum or NO_SIDE), ALLOCATION.c.patient.is_(None)
-                    )
-                    .order_by(ALLOCATION.c.sequence)
-                    .limit(1)
-                )
-                .mappings()
-                .first()
-            )
-            if entry is None:
-                raise InvalidValueError(
-                    f"{label}: no free entry left in stratum {stratum or '(none)'} of the list"
-                )
-            record = {**patient, "sequence": entry["sequence"]}
-            connection.execute(patients.insert(), record)
+    with study_write(target) as connection:
+        patients = trial_tables["patients"]
+        exists = connection.execute(
+            select(patients.c.id).where(patients.c.patient == patient["patient"])
+        ).first()
+        if exists is not None:
+            raise InvalidValueError(f"{label}: patient {patient['patient']} is already enrolled")
+        entry = (
             connection.execute(
-                update(ALLOCATION)
-                .where(ALLOCATION.c.id == entry["id"])
-                .values(patient=patient["patient"])
+                select(ALLOCATION)
+                .where(ALLOCATION.c.stratum == (stratum or NO_SIDE), ALLOCATION.c.patient.is_(None))
+                .order_by(ALLOCATION.c.sequence)
+                .limit(1)
             )
-            full = {c: record.get(c) for c in TABLES["patients"]}
-            key_values = {**dict(entry), "stratum": entry["stratum"] or None}
-            append_audit(
-                connection,
-                [
-                    author.entry(
-                        "insert",
-                        table="patients",
-                        record=row_key("patients", full),
-                        patient=patient["patient"],
-                        new=row_value("patients", full),
-                    ),
-                    author.entry(
-                        "update",
-                        table="allocation",
-                        record=row_key("allocation", key_values),
-                        patient=patient["patient"],
-                        field="patient",
-                        old="null",
-                        new=json.dumps(patient["patient"]),
-                    ),
-                ],
+            .mappings()
+            .first()
+        )
+        if entry is None:
+            raise InvalidValueError(
+                f"{label}: no free entry left in stratum {stratum or '(none)'} of the list"
             )
-    except SQLAlchemyError as error:
-        raise StoreError(f"{label}: nothing written: {error_line(error)}") from error
-    finally:
-        engine.dispose()
+        record = {**patient, "sequence": entry["sequence"]}
+        connection.execute(patients.insert(), record)
+        connection.execute(
+            update(ALLOCATION)
+            .where(ALLOCATION.c.id == entry["id"])
+            .values(patient=patient["patient"])
+        )
+        full = {c: record.get(c) for c in TABLES["patients"]}
+        key_values = {**dict(entry), "stratum": entry["stratum"] or None}
+        append_audit(
+            connection,
+            [
+                author.entry(
+                    "insert",
+                    table="patients",
+                    record=row_key("patients", full),
+                    patient=patient["patient"],
+                    new=row_value("patients", full),
+                ),
+                author.entry(
+                    "update",
+                    table="allocation",
+                    record=row_key("allocation", key_values),
+                    patient=patient["patient"],
+                    field="patient",
+                    old="null",
+                    new=json.dumps(patient["patient"]),
+                ),
+            ],
+        )
     return {**dict(entry), "patient": patient["patient"]}
 
 
@@ -344,27 +309,19 @@ def allocation_of(target: Target, patient: str) -> dict[str, Any] | None:
 
 def add_rows(target: Target, table: str, frame: pd.DataFrame, author: Author) -> int:
     """Insert new rows into a trial table with their audit records, all or none."""
-    label = describe(target)
     rows = frame.astype(object).where(frame.notna(), None).to_dict(orient="records")
     for row in rows:
         for column in BLANK_WHEN_MISSING.get(table, ()):
             row[column] = NO_SIDE if row[column] is None else row[column]
-    engine = open_study_db(target)
-    try:
-        with writing(engine) as connection:
-            connection.execute(trial_tables[table].insert(), rows)
-            append_audit(
-                connection,
-                row_entries(table, frame, utc=author.utc, user=author.user, role=author.role),
-            )
-    except IntegrityError as error:
-        raise ConflictError(
-            f"{label}: table {table}: {error_line(error)}; nothing written (imported before?)"
-        ) from error
-    except SQLAlchemyError as error:
-        raise StoreError(f"{label}: nothing written: {error_line(error)}") from error
-    finally:
-        engine.dispose()
+    with study_write(
+        target,
+        conflict=lambda detail: f"table {table}: {detail}; nothing written (imported before?)",
+    ) as connection:
+        connection.execute(trial_tables[table].insert(), rows)
+        append_audit(
+            connection,
+            row_entries(table, frame, utc=author.utc, user=author.user, role=author.role),
+        )
     return len(rows)
 
 
@@ -386,46 +343,40 @@ def update_row(
     """
     label = describe(target)
     rows = trial_tables[table]
-    engine = open_study_db(target)
-    try:
-        with writing(engine) as connection:
-            found = connection.execute(
-                select(rows).where(*(rows.c[column] == value for column, value in key.items()))
-            ).first()
-            if found is None:
-                raise InvalidValueError(f"{label}: table {table}: no row {row_key_of(key)}")
-            stored = {column: found._mapping[column] for column in TABLES[table]}
-            entries, values = [], {}
-            for field, new in changes.items():
-                old = stored[field]
-                if old == new:
-                    continue
-                if old is not None and needs_reason and not (reason and reason.strip()):
-                    raise InvalidValueError(
-                        f"{label}: {table} {row_key_of(key)}: {field} is already {old}; "
-                        f"changing it to {new} needs a reason (--reason)",
-                        field="reason",
-                    )
-                values[field] = new
-                entries.append(
-                    author.entry(
-                        "update",
-                        table=table,
-                        record=row_key(table, stored),
-                        patient=stored.get("patient"),
-                        field=field,
-                        old=json.dumps(old),
-                        new=json.dumps(new),
-                        reason=reason,
-                    )
+    with study_write(target) as connection:
+        found = connection.execute(
+            select(rows).where(*(rows.c[column] == value for column, value in key.items()))
+        ).first()
+        if found is None:
+            raise InvalidValueError(f"{label}: table {table}: no row {row_key_of(key)}")
+        stored = {column: found._mapping[column] for column in TABLES[table]}
+        entries, values = [], {}
+        for field, new in changes.items():
+            old = stored[field]
+            if old == new:
+                continue
+            if old is not None and needs_reason and not (reason and reason.strip()):
+                raise InvalidValueError(
+                    f"{label}: {table} {row_key_of(key)}: {field} is already {old}; "
+                    f"changing it to {new} needs a reason (--reason)",
+                    field="reason",
                 )
-            if values:
-                connection.execute(update(rows).where(rows.c.id == found.id).values(**values))
-                append_audit(connection, entries)
-    except SQLAlchemyError as error:
-        raise StoreError(f"{label}: nothing written: {error_line(error)}") from error
-    finally:
-        engine.dispose()
+            values[field] = new
+            entries.append(
+                author.entry(
+                    "update",
+                    table=table,
+                    record=row_key(table, stored),
+                    patient=stored.get("patient"),
+                    field=field,
+                    old=json.dumps(old),
+                    new=json.dumps(new),
+                    reason=reason,
+                )
+            )
+        if values:
+            connection.execute(update(rows).where(rows.c.id == found.id).values(**values))
+            append_audit(connection, entries)
     return {**stored, **values}
 
 
@@ -456,68 +407,60 @@ def upsert_rows(
     blank = BLANK_WHEN_MISSING.get(table, ())
     records = frame.astype(object).where(frame.notna(), None).to_dict(orient="records")
     counts = {"inserted": 0, "updated": 0, "unchanged": 0}
-    engine = open_study_db(target)
-    try:
-        with writing(engine) as connection:
-            entries: list[AuditEntry] = []
-            for number, row in enumerate(records, start=1):
-                row = {column: _plain(row[column]) for column in TABLES[table]}
-                stored_row = {c: NO_SIDE if c in blank and v is None else v for c, v in row.items()}
-                found = connection.execute(
-                    select(rows).where(*(rows.c[k] == stored_row[k] for k in keys))
-                ).first()
-                common = {
-                    "table": table,
-                    "record": row_key(table, row),
-                    "patient": row.get("patient"),
-                }
-                if found is None:
-                    connection.execute(rows.insert(), stored_row)
-                    entries.append(author.entry("insert", new=row_value(table, row), **common))
-                    counts["inserted"] += 1
-                    continue
-                stored = {
-                    c: None if c in blank and found._mapping[c] == NO_SIDE else found._mapping[c]
-                    for c in TABLES[table]
-                }
-                changed = {c: v for c, v in row.items() if c not in keys and stored[c] != v}
-                refilled = [c for c in changed if stored[c] is not None]
-                if refilled and not (reason and reason.strip()):
-                    field = refilled[0]
-                    raise InvalidValueError(
-                        f"{label}: {source}, row {number}: {table} "
-                        f"{row_key_of({k: row[k] for k in keys})}: {field} is already "
-                        f"{stored[field]}; changing it to {row[field]} needs a reason (--reason); "
-                        "nothing written",
-                        field="reason",
-                    )
-                if not changed:
-                    counts["unchanged"] += 1
-                    continue
-                connection.execute(
-                    update(rows)
-                    .where(rows.c.id == found.id)
-                    .values(**{c: stored_row[c] for c in changed})
+    with study_write(
+        target, conflict=lambda detail: f"table {table}: {detail}; nothing written"
+    ) as connection:
+        entries: list[AuditEntry] = []
+        for number, row in enumerate(records, start=1):
+            row = {column: _plain(row[column]) for column in TABLES[table]}
+            stored_row = {c: NO_SIDE if c in blank and v is None else v for c, v in row.items()}
+            found = connection.execute(
+                select(rows).where(*(rows.c[k] == stored_row[k] for k in keys))
+            ).first()
+            common = {
+                "table": table,
+                "record": row_key(table, row),
+                "patient": row.get("patient"),
+            }
+            if found is None:
+                connection.execute(rows.insert(), stored_row)
+                entries.append(author.entry("insert", new=row_value(table, row), **common))
+                counts["inserted"] += 1
+                continue
+            stored = {
+                c: None if c in blank and found._mapping[c] == NO_SIDE else found._mapping[c]
+                for c in TABLES[table]
+            }
+            changed = {c: v for c, v in row.items() if c not in keys and stored[c] != v}
+            refilled = [c for c in changed if stored[c] is not None]
+            if refilled and not (reason and reason.strip()):
+                field = refilled[0]
+                raise InvalidValueError(
+                    f"{label}: {source}, row {number}: {table} "
+                    f"{row_key_of({k: row[k] for k in keys})}: {field} is already "
+                    f"{stored[field]}; changing it to {row[field]} needs a reason (--reason); "
+                    "nothing written",
+                    field="reason",
                 )
-                entries += [
-                    author.entry(
-                        "update",
-                        field=column,
-                        old=json.dumps(stored[column]),
-                        new=json.dumps(value),
-                        reason=reason if column in refilled else None,
-                        **common,
-                    )
-                    for column, value in changed.items()
-                ]
-                counts["updated"] += 1
-            append_audit(connection, entries)
-    except IntegrityError as error:
-        raise ConflictError(
-            f"{label}: table {table}: {error_line(error)}; nothing written"
-        ) from error
-    except SQLAlchemyError as error:
-        raise StoreError(f"{label}: nothing written: {error_line(error)}") from error
-    finally:
-        engine.dispose()
+            if not changed:
+                counts["unchanged"] += 1
+                continue
+            connection.execute(
+                update(rows)
+                .where(rows.c.id == found.id)
+                .values(**{c: stored_row[c] for c in changed})
+            )
+            entries += [
+                author.entry(
+                    "update",
+                    field=column,
+                    old=json.dumps(stored[column]),
+                    new=json.dumps(value),
+                    reason=reason if column in refilled else None,
+                    **common,
+                )
+                for column, value in changed.items()
+            ]
+            counts["updated"] += 1
+        append_audit(connection, entries)
     return counts

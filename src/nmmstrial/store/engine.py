@@ -8,7 +8,7 @@ schema and its revision always travel together.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
@@ -19,9 +19,9 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import URL, Connection, Engine, create_engine, event, inspect, make_url, text
-from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, IntegrityError, SQLAlchemyError
 
-from ..errors import StoreError
+from ..errors import ConflictError, StoreError
 from .schema import metadata
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -108,6 +108,31 @@ def writing(engine: Engine) -> Iterator[Connection]:
         else:
             connection.exec_driver_sql("UPDATE study SET meta = meta WHERE 0")
         yield connection
+
+
+@contextmanager
+def study_write(
+    target: Target, *, conflict: Callable[[str], str] | None = None
+) -> Iterator[Connection]:
+    """One all-or-nothing change to the study at `target`, under its write lock (`writing`).
+
+    A database error becomes one StoreError saying nothing was written; with `conflict`,
+    a clash on a unique key (IntegrityError) becomes a ConflictError with the message
+    `conflict(driver detail)`. The engine is closed either way.
+    """
+    label = describe(target)
+    engine = open_study_db(target)
+    try:
+        with writing(engine) as connection:
+            yield connection
+    except IntegrityError as error:
+        if conflict is None:
+            raise StoreError(f"{label}: nothing written: {error_line(error)}") from error
+        raise ConflictError(f"{label}: {conflict(error_line(error))}") from error
+    except SQLAlchemyError as error:
+        raise StoreError(f"{label}: nothing written: {error_line(error)}") from error
+    finally:
+        engine.dispose()
 
 
 def _alembic_config(connection: Connection | None = None) -> Config:

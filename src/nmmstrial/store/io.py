@@ -37,7 +37,7 @@ from .engine import (
     migrate,
     open_study_db,
     sqlite_path,
-    writing,
+    study_write,
 )
 from .schema import (
     BLANK_WHEN_MISSING,
@@ -137,16 +137,10 @@ def _insert_users(connection: Connection, users: Sequence[UserRecord], author: A
 def add_user(target: Target, record: UserRecord, author: Author) -> None:
     """Add one user to an existing study, audited, in one transaction."""
     label = describe(target)
-    engine = open_study_db(target)
-    try:
-        with writing(engine) as connection:
-            if record.name in read_users(connection):
-                raise StoreError(f"{label}: user {record.name!r} already exists")
-            _insert_users(connection, [record], author)
-    except SQLAlchemyError as error:
-        raise StoreError(f"{label}: cannot add the user: {error_line(error)}") from error
-    finally:
-        engine.dispose()
+    with study_write(target) as connection:
+        if record.name in read_users(connection):
+            raise StoreError(f"{label}: user {record.name!r} already exists")
+        _insert_users(connection, [record], author)
 
 
 def study_users(target: Target) -> dict[str, UserRecord]:
