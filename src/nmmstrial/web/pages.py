@@ -539,6 +539,13 @@ def events_page(request: Request, session: Session, patient: str) -> Response:
     return _events_page(request, session, patient, done=request.query_params.get("done"))
 
 
+def refusal(request: Request, error: InvalidValueError, fields) -> dict[str, str]:
+    """The conduct layer's refusal, shown next to its field when the form has it, else
+    at the top of the form."""
+    field = error.field if error.field in fields else "form"
+    return {field: clean(request, str(error))}
+
+
 def _day(text: str, name: str, errors: dict[str, str]) -> dt.date | None:
     text = text.strip()
     if not text:
@@ -590,8 +597,7 @@ def _report_event(request, session, patient, data) -> Response:
                 visit=data.get("visit") or None,
             )
     except InvalidValueError as error:
-        message = clean(request, str(error))
-        errors = {error.field if error.field in EVENT_FORM_FIELDS else "form": message}
+        errors = refusal(request, error, EVENT_FORM_FIELDS)
         return _events_page(request, session, patient, 422, form=data, errors=errors)
     return RedirectResponse(
         f"/patients/{patient}/adverse-events?done={row['event']}", status_code=303
@@ -629,11 +635,8 @@ def _follow_up(request, session, patient, data) -> Response:
                 action=data.get("action") or None,
             )
     except InvalidValueError as error:
-        message = clean(request, str(error))
-        field = error.field if error.field in ("event", "end", "outcome", "reason") else "form"
-        return _events_page(
-            request, session, patient, 422, follow=follow, follow_errors={field: message}
-        )
+        errors = refusal(request, error, ("event", "end", "outcome", "reason"))
+        return _events_page(request, session, patient, 422, follow=follow, follow_errors=errors)
     return RedirectResponse(
         f"/patients/{patient}/adverse-events?done={int(event_text)}", status_code=303
     )
@@ -737,8 +740,7 @@ def _log_session(request, session, patient, data) -> Response:
                 interruption_cause=data.get("interruption_cause", "")[:500],
             )
     except InvalidValueError as error:
-        message = clean(request, str(error))
-        errors = {error.field if error.field in SESSION_FORM_FIELDS else "form": message}
+        errors = refusal(request, error, SESSION_FORM_FIELDS)
         return _sessions_page(request, session, patient, 422, form=data, errors=errors)
     return RedirectResponse(f"/patients/{patient}/sessions?done={row['session']}", status_code=303)
 
